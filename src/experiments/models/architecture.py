@@ -1,0 +1,79 @@
+"""One architecture description, built either from scratch layers or from `torch.nn`.
+
+Both builds draw their initial weights with the same calls in the same order, so the same seed
+gives both models identical starting weights, and their state_dict keys match (`0.weight`, ...).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+INITS = ("default", "normal", "xavier")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Layer sizes and choices shared by `model=scratch` and `model=mlp`."""
+
+    n_inputs: int
+    n_outputs: int
+    hidden: Sequence[int] = ()
+    activation: str = "sigmoid"
+    output_activation: str = "sigmoid"
+    bias: bool = True
+    init: str = "default"
+    init_std: float = 1.0
+
+    @property
+    def sizes(self) -> list[int]:
+        return [self.n_inputs, *self.hidden, self.n_outputs]
+
+
+def init_linear_(
+    weight: torch.Tensor, bias: torch.Tensor | None, scheme: str, std: float = 1.0
+) -> None:
+    """Fill a linear layer's parameters in place.
+
+    default: torch.nn.Linear's own, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias.
+    normal:  N(0, std) for both, as the lessons' `torch.randn` (std=1).
+    xavier:  Glorot-uniform weight, zero bias.
+    """
+    fan_in = weight.shape[1]
+    with torch.no_grad():
+        if scheme == "default":
+            bound = 1 / math.sqrt(fan_in)
+            weight.uniform_(-bound, bound)
+            if bias is not None:
+                bias.uniform_(-bound, bound)
+        elif scheme == "normal":
+            weight.normal_(0.0, std)
+            if bias is not None:
+                bias.normal_(0.0, std)
+        elif scheme == "xavier":
+            nn.init.xavier_uniform_(weight)
+            if bias is not None:
+                bias.zero_()
+        else:
+            raise ValueError(f"unknown init {scheme!r}: choose one of {', '.join(INITS)}")
+
+
+def build_network(
+    arch: Architecture,
+    linear: Callable[[int, int, bool], nn.Module],
+    activations: dict[str, type[nn.Module]],
+    container: type[nn.Sequential],
+) -> nn.Sequential:
+    """Linear, activation, linear, activation, ...; the last activation is `output_activation`."""
+    layers: list[nn.Module] = []
+    sizes = arch.sizes
+    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+        layer = linear(fan_in, fan_out, arch.bias)
+        init_linear_(layer.weight, layer.bias, arch.init, arch.init_std)
+        is_last = i == len(sizes) - 2
+        layers += [layer, activations[arch.output_activation if is_last else arch.activation]()]
+    return container(*layers)

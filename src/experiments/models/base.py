@@ -1,0 +1,95 @@
+"""What both lesson models share: architecture keys, SGD, evaluation, metrics and logging."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import lightning as L
+import torch
+from torch import Tensor
+from torchmetrics import MeanAbsoluteError, MeanMetric
+from torchmetrics.classification import BinaryAccuracy
+
+from experiments.errors import DivergedError
+from experiments.models.architecture import Architecture
+
+TASKS = ("binary", "regression")
+
+
+class LessonModule(L.LightningModule):
+    """Base of `ScratchModule` and `MLPModule`: subclasses build `self.net` and define the loss."""
+
+    def __init__(
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        task: str,
+        hidden: Sequence[int] = (),
+        activation: str = "sigmoid",
+        output_activation: str = "sigmoid",
+        bias: bool = True,
+        init: str = "default",
+        init_std: float = 1.0,
+        loss: str = "mse",
+        lr: float = 0.1,
+    ) -> None:
+        super().__init__()
+        # Kept in the checkpoint so predict rebuilds the network; sent to TensorBoard at the end
+        # of the run together with the final metrics (see training.py), not here.
+        self.save_hyperparameters(logger=False)
+        self.arch = Architecture(
+            n_inputs, n_outputs, tuple(hidden), activation, output_activation, bias, init, init_std
+        )
+        self.task = task
+        if task == "binary":
+            self.val_metric, self.test_metric = BinaryAccuracy(), BinaryAccuracy()
+            self.metric_name = "acc"
+            self.test_positive_rate = MeanMetric()
+        else:
+            self.val_metric, self.test_metric = MeanAbsoluteError(), MeanAbsoluteError()
+            self.metric_name = "mae"
+
+    def compute_loss(self, pred: Tensor, y: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(x)
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
+
+    def after_train_step(self, loss: Tensor, batch_idx: int) -> None:
+        """Stop on a non-finite loss; log `train/loss` only every `log_every_n_steps` steps."""
+        every = self.trainer.log_every_n_steps
+        logging_step = every > 0 and (batch_idx + 1) % every == 0
+        if logging_step or self.device.type == "cpu":  # a check on GPU would sync every step
+            value = loss.item()
+            if not math.isfinite(value):
+                raise DivergedError(step=self.global_step, loss=value)
+        if logging_step:
+            self.log("train/loss", loss, prog_bar=True)
+
+    def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "val", self.val_metric)
+
+    def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
+        self._evaluate(batch, "test", self.test_metric)
+        if self.task == "binary":
+            self.test_positive_rate.update(batch[1])
+
+    def on_test_epoch_end(self) -> None:
+        if self.task == "binary":
+            rate = self.test_positive_rate.compute()
+            self.log("test/baseline_acc", torch.maximum(rate, 1 - rate))
+
+    def predict_step(self, batch: Tensor | tuple[Tensor, ...], batch_idx: int) -> Tensor:
+        x = batch[0] if isinstance(batch, (tuple, list)) else batch
+        return self(x)
+
+    def _evaluate(self, batch: tuple[Tensor, Tensor], stage: str, metric) -> None:
+        x, y = batch
+        pred = self(x)
+        self.log(f"{stage}/loss", self.compute_loss(pred, y), prog_bar=stage == "val")
+        metric.update(pred, y.long() if self.task == "binary" else y)
+        self.log(f"{stage}/{self.metric_name}", metric, prog_bar=stage == "val")

@@ -1,0 +1,56 @@
+"""What a finished run leaves behind for people and scripts: metrics.json and the HParams row."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+STATUSES = ("completed", "diverged", "failed")
+
+
+def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
+    """Write to a temporary file, then rename: a reader never sees half a file."""
+    tmp = path.with_suffix(path.suffix + ".tmp")
+    tmp.write_text(json.dumps(payload, indent=2, sort_keys=False) + "\n")
+    os.replace(tmp, path)
+
+
+def write_metrics(
+    output_dir: Path,
+    status: str,
+    error: str | None,
+    steps: int,
+    seconds: float,
+    metrics: dict[str, float],
+    **extra: Any,
+) -> dict[str, Any]:
+    """metrics.json: status, error, steps, seconds, then every final metric under its logged name."""
+    payload = {"status": status, "error": error, "steps": steps, "seconds": round(seconds, 3)}
+    payload.update(sorted(metrics.items()))
+    payload.update(extra)
+    write_json_atomic(output_dir / "metrics.json", payload)
+    return payload
+
+
+def hparams_of(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]:
+    """The flat row the TensorBoard HParams tab compares runs by."""
+    model = cfg.model
+    return {
+        "experiment": choices.get("experiment", "none"),
+        "model": choices.get("model", model._target_.rsplit(".", 1)[-1]),
+        "data": choices.get("data", cfg.data._target_.rsplit(".", 1)[-1]),
+        "lr": float(model.lr),
+        "max_steps": int(cfg.trainer.max_steps),
+        "batch_size": "full" if cfg.data.get("batch_size") is None else int(cfg.data.batch_size),
+        "seed": int(cfg.seed),
+        "hidden": str(OmegaConf.to_container(model.hidden)),
+        "activation": model.activation,
+        "output_activation": model.output_activation,
+        "bias": bool(model.bias),
+        "init": model.init,
+        "loss": model.loss,
+    }

@@ -1,0 +1,104 @@
+"""`train(cfg)`: instantiate everything from the config, fit, validate, test, record the run."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from experiments.config import check_config
+from experiments.errors import DivergedError
+from experiments.record import hparams_of, write_metrics
+
+log = logging.getLogger(__name__)
+
+
+def hydra_choices() -> dict[str, str]:
+    """Config-group choices of this run (`experiment`, `model`, ...), when Hydra launched it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return {}
+    return {k: str(v) for k, v in HydraConfig.get().runtime.choices.items() if v is not None}
+
+
+def predict_rows(model, datamodule, inputs: list[list[float]]) -> list[dict[str, list[float]]]:
+    """The model's outputs, in the data's own units, for raw (unscaled) input rows."""
+    model.eval()
+    outputs = datamodule.unscale_outputs(model(datamodule.scale_inputs(inputs).to(model.device)))
+    return [
+        {"input": list(map(float, row)), "output": [round(float(v), 6) for v in out]}
+        for row, out in zip(inputs, outputs.detach().cpu(), strict=True)
+    ]
+
+
+def train(cfg: DictConfig) -> dict[str, Any]:
+    """Run one experiment and return what metrics.json holds.
+
+    metrics.json is written whatever happens; errors are re-raised after it is written.
+    """
+    check_config(cfg)
+    import lightning as L  # after the checks: a wrong override fails before this slow import
+
+    output_dir = Path(cfg.output_dir)
+    output_dir.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    status, error, metrics, extra = "failed", None, {}, {}
+    trainer = model = None
+    try:
+        L.seed_everything(cfg.seed, workers=True, verbose=False)
+        datamodule = instantiate(cfg.data)
+        datamodule.setup("fit")
+        model = instantiate(
+            cfg.model,
+            n_inputs=datamodule.n_features,
+            n_outputs=datamodule.n_outputs,
+            task=datamodule.task,
+        )
+        logger = instantiate(cfg.logger) if cfg.get("logger") else False
+        callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+        trainer = instantiate(
+            cfg.trainer, logger=logger, callbacks=callbacks, default_root_dir=output_dir
+        )
+        if cfg.train:
+            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            # The final weights, judged on validation: what a sweep selects by.
+            trainer.validate(model, datamodule=datamodule, verbose=False)
+            metrics.update(_floats(trainer.callback_metrics))
+            trainer.test(model, datamodule=datamodule, verbose=False)
+        else:
+            trainer.test(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, verbose=False)
+        metrics.update(_floats(trainer.callback_metrics))
+        if cfg.get("predict_inputs"):
+            rows = OmegaConf.to_container(cfg.predict_inputs)
+            extra["predictions"] = predict_rows(model, datamodule, rows)
+            for row in extra["predictions"]:
+                log.info("prediction for %s: %s", row["input"], row["output"])
+        status = "completed"
+    except DivergedError as err:
+        status, error = "diverged", str(err)
+        raise
+    except Exception as err:
+        error = f"{type(err).__name__}: {err}"
+        raise
+    finally:
+        steps = trainer.global_step if trainer is not None else 0
+        record = write_metrics(
+            output_dir, status, error, steps, time.perf_counter() - started, metrics, **extra
+        )
+        if trainer is not None and trainer.logger and metrics:
+            trainer.logger.log_hyperparams(hparams_of(cfg, hydra_choices()), metrics, steps)
+        log.info("%s after %d steps: %s", status, steps, _summary(metrics))
+    return record
+
+
+def _floats(metrics: dict) -> dict[str, float]:
+    return {name: float(value) for name, value in metrics.items()}
+
+
+def _summary(metrics: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())) or "no metrics"
