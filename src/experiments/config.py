@@ -15,7 +15,7 @@ INIT_NAMES = ("default", "normal", "xavier")
 
 
 def register_resolvers() -> None:
-    """`${ceil_div:a,b}` = ceil(a / b), at least 1: intervals that scale with `trainer.max_steps`."""
+    """`${ceil_div:a,b}` = max(1, ceil(a / b)): intervals that scale with `trainer.max_steps`."""
     if not OmegaConf.has_resolver("ceil_div"):
         OmegaConf.register_new_resolver("ceil_div", lambda a, b: max(1, math.ceil(a / b)))
 
@@ -41,9 +41,10 @@ def check_config(cfg: DictConfig) -> None:
     if not OmegaConf.is_list(hidden) or not all(
         isinstance(h, int) and not isinstance(h, bool) and h > 0 for h in hidden
     ):
+        shown = OmegaConf.to_container(hidden) if OmegaConf.is_config(hidden) else hidden
         raise ConfigError(
-            f"model.hidden={OmegaConf.to_container(hidden) if OmegaConf.is_config(hidden) else hidden}"
-            " is not allowed: use a list of positive widths, e.g. [4], or [] for one neuron"
+            f"model.hidden={shown} is not allowed: "
+            "use a list of positive widths, e.g. [4], or [] for one neuron"
         )
     _one_of("model.activation", model.activation, ACTIVATION_NAMES)
     _one_of("model.output_activation", model.output_activation, ACTIVATION_NAMES)

@@ -20,6 +20,4 @@ class DivergedError(ExperimentError):
 
     def __init__(self, step: int, loss: float) -> None:
         self.step = step
-        super().__init__(
-            f"training diverged at step {step} (loss = {loss}): try a lower model.lr"
-        )
+        super().__init__(f"training diverged at step {step} (loss = {loss}): try a lower model.lr")

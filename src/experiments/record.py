@@ -28,7 +28,7 @@ def write_metrics(
     metrics: dict[str, float],
     **extra: Any,
 ) -> dict[str, Any]:
-    """metrics.json: status, error, steps, seconds, then every final metric under its logged name."""
+    """metrics.json: status, error, steps, seconds, then each final metric under its logged name."""
     payload = {"status": status, "error": error, "steps": steps, "seconds": round(seconds, 3)}
     payload.update(sorted(metrics.items()))
     payload.update(extra)

@@ -29,11 +29,29 @@ def hydra_choices() -> dict[str, str]:
 def predict_rows(model, datamodule, inputs: list[list[float]]) -> list[dict[str, list[float]]]:
     """The model's outputs, in the data's own units, for raw (unscaled) input rows."""
     model.eval()
-    outputs = datamodule.unscale_outputs(model(datamodule.scale_inputs(inputs).to(model.device)))
+    weight = next(model.parameters())
+    x = datamodule.scale_inputs(inputs).to(weight.device, weight.dtype)
+    outputs = datamodule.unscale_outputs(model(x))
     return [
         {"input": list(map(float, row)), "output": [round(float(v), 6) for v in out]}
         for row, out in zip(inputs, outputs.detach().cpu(), strict=True)
     ]
+
+
+def build(cfg: DictConfig):
+    """Seed everything, then the data module (set up) and the model sized to its data."""
+    import lightning as L
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = instantiate(cfg.data)
+    datamodule.setup("fit")
+    model = instantiate(
+        cfg.model,
+        n_inputs=datamodule.n_features,
+        n_outputs=datamodule.n_outputs,
+        task=datamodule.task,
+    )
+    return datamodule, model
 
 
 def train(cfg: DictConfig) -> dict[str, Any]:
@@ -42,7 +60,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     metrics.json is written whatever happens; errors are re-raised after it is written.
     """
     check_config(cfg)
-    import lightning as L  # after the checks: a wrong override fails before this slow import
+    import torch  # heavy imports only after the checks: a wrong override fails in a second
 
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -50,15 +68,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     status, error, metrics, extra = "failed", None, {}, {}
     trainer = model = None
     try:
-        L.seed_everything(cfg.seed, workers=True, verbose=False)
-        datamodule = instantiate(cfg.data)
-        datamodule.setup("fit")
-        model = instantiate(
-            cfg.model,
-            n_inputs=datamodule.n_features,
-            n_outputs=datamodule.n_outputs,
-            task=datamodule.task,
-        )
+        datamodule, model = build(cfg)
         logger = instantiate(cfg.logger) if cfg.get("logger") else False
         callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
         trainer = instantiate(
@@ -66,6 +76,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         )
         if cfg.train:
             trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            metrics.update(_floats(trainer.callback_metrics))
             # The final weights, judged on validation: what a sweep selects by.
             trainer.validate(model, datamodule=datamodule, verbose=False)
             metrics.update(_floats(trainer.callback_metrics))
@@ -73,6 +84,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         else:
             trainer.test(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, verbose=False)
         metrics.update(_floats(trainer.callback_metrics))
+        # The lesson's saveWeights: a plain state_dict for the matching torch.nn.Sequential.
+        torch.save(model.net.state_dict(), output_dir / "weights.pth")
         if cfg.get("predict_inputs"):
             rows = OmegaConf.to_container(cfg.predict_inputs)
             extra["predictions"] = predict_rows(model, datamodule, rows)

@@ -19,7 +19,7 @@ def packaged_heart_csv() -> Path:
 
 
 def read_labelled_csv(path: Path, target: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
-    """Features, 0/1 labels and feature names; a `DataError` naming file, row and column otherwise."""
+    """Features, 0/1 labels and feature names, or a `DataError` naming file, row and column."""
     import pandas as pd
 
     if not path.is_file():
@@ -51,8 +51,11 @@ def read_labelled_csv(path: Path, target: str) -> tuple[np.ndarray, np.ndarray, 
 
 
 class CsvDataModule(ArrayDataModule):
-    """Binary classification from a CSV: test split as the heart lesson (20 %, random_state 42),
-    validation carved (stratified) from the remaining training rows; scaler fitted on training only."""
+    """Binary classification from a CSV.
+
+    Test split as the heart lesson (20 %, random_state 42); validation carved (stratified) from
+    the remaining training rows; the scaler is fitted on training rows only.
+    """
 
     task = "binary"
 
@@ -63,9 +66,10 @@ class CsvDataModule(ArrayDataModule):
         test_size: float = 0.2,
         val_size: float = 0.2,
         split_seed: int = 42,
+        scaling: str = "standard",
         **kwargs,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(scaling=scaling, **kwargs)
         self.path = Path(path).expanduser() if path else packaged_heart_csv()
         self.target = target
         self.test_size = test_size

@@ -1,6 +1,6 @@
 """Tiny tables written out in the config: XOR, AND, the linear map and the exam scores.
 
-The lessons train and judge on the same handful of rows, so validation and test are the table itself.
+The lessons train and judge on the same handful of rows: validation and test are the table itself.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from experiments.errors import ConfigError
 
 
 class TableDataModule(ArrayDataModule):
-    """Rows `x` and targets `y` given inline, e.g. `x: [[0,0],[0,1],[1,0],[1,1]]`, `y: [0,1,1,0]`."""
+    """Rows `x` and targets `y` inline, as `x: [[0,0],[0,1],[1,0],[1,1]]`, `y: [0,1,1,0]`."""
 
     def __init__(
         self,

@@ -6,6 +6,7 @@ gives both models identical starting weights, and their state_dict keys match (`
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -71,7 +72,7 @@ def build_network(
     """Linear, activation, linear, activation, ...; the last activation is `output_activation`."""
     layers: list[nn.Module] = []
     sizes = arch.sizes
-    for i, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         layer = linear(fan_in, fan_out, arch.bias)
         init_linear_(layer.weight, layer.bias, arch.init, arch.init_std)
         is_last = i == len(sizes) - 2

@@ -1,0 +1,28 @@
+"""The GPU path: runs only where CUDA is available, never faked."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from experiments.training import train
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU"),
+]
+
+
+@pytest.mark.parametrize("model", ["scratch", "mlp"])
+def test_gpu_run_matches_cpu(make_cfg, model: str) -> None:
+    cpu = train(make_cfg("experiment=xor", f"model={model}", "trainer.precision=64-true"))
+    gpu = train(
+        make_cfg(
+            "experiment=xor",
+            f"model={model}",
+            "trainer.precision=64-true",
+            "trainer.accelerator=gpu",
+        )
+    )
+    assert gpu["status"] == "completed" and gpu["test/acc"] == 1.0
+    assert gpu["test/loss"] == pytest.approx(cpu["test/loss"], rel=1e-6)
