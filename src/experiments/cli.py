@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 
 from omegaconf import DictConfig
 
@@ -24,6 +25,8 @@ def run_training(cfg: DictConfig) -> float | None:
     as failed and the other jobs go on). Returns the validation loss for sweepers to minimise."""
     from experiments.training import train
 
+    # Lightning 2.6's own use of a deprecated torch API: nothing a user can act on.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     try:
         record = train(cfg)
     except ExperimentError as err:
