@@ -40,7 +40,7 @@ def test_scaler_is_fitted_on_training_rows_only() -> None:
     dm = CsvDataModule()
     dm.setup()
     x_train = torch.as_tensor(dm.splits.x_train, dtype=torch.float32)
-    assert torch.allclose(dm.x_offset, x_train.mean(0), atol=1e-4)
+    assert torch.allclose(torch.tensor(dm.scaler.offset).float(), x_train.mean(0), atol=1e-4)
     scaled_train, scaled_test = dm.train_xy[0], dm.test_xy[0]
     assert torch.allclose(scaled_train.mean(0), torch.zeros(13), atol=1e-5)
     assert not torch.allclose(scaled_test.mean(0), torch.zeros(13), atol=1e-3)
@@ -79,8 +79,8 @@ def test_table_targets_are_scaled_and_unscaled() -> None:
     dm.setup()
     assert torch.allclose(dm.train_xy[0].max(0).values, torch.ones(2))
     assert torch.allclose(dm.train_xy[1].ravel(), torch.tensor([0.92, 1.0, 0.89]))
-    assert torch.allclose(dm.scale_inputs([[4, 8]]), torch.tensor([[4 / 3, 8 / 9]]))
-    assert dm.unscale_outputs(torch.tensor([0.9])).item() == pytest.approx(90)
+    assert torch.allclose(dm.scaler.inputs([[4, 8]]), torch.tensor([[4 / 3, 8 / 9]]))
+    assert dm.scaler.outputs(torch.tensor([0.9])).item() == pytest.approx(90)
 
 
 def _take(stream: EndlessBatches, n: int) -> list[torch.Tensor]:

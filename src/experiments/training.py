@@ -30,8 +30,8 @@ def predict_rows(model, datamodule, inputs: list[list[float]]) -> list[dict[str,
     """The model's outputs, in the data's own units, for raw (unscaled) input rows."""
     model.eval()
     weight = next(model.parameters())
-    x = datamodule.scale_inputs(inputs).to(weight.device, weight.dtype)
-    outputs = datamodule.unscale_outputs(model(x))
+    x = datamodule.scaler.inputs(inputs).to(weight.device, weight.dtype)
+    outputs = datamodule.scaler.outputs(model(x))
     return [
         {"input": list(map(float, row)), "output": [round(float(v), 6) for v in out]}
         for row, out in zip(inputs, outputs.detach().cpu(), strict=True)
@@ -105,6 +105,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         )
         if trainer is not None and trainer.logger and metrics:
             trainer.logger.log_hyperparams(hparams_of(cfg, hydra_choices()), metrics, steps)
+            trainer.logger.finalize(status)  # flush: the writer reopened after test() is async
         log.info("%s after %d steps: %s", status, steps, _summary(metrics))
     return record
 

@@ -21,17 +21,31 @@ class EndlessBatches(IterableDataset):
     replacement False: reshuffle each pass and walk it in mini-batches (the last may be short).
     replacement True: every batch drawn uniformly with replacement (the heart lesson's
     `np.random.randint` pick of one row per step).
+    skip: batches to draw and drop first, so a resumed run continues the same sequence.
     """
 
     def __init__(
-        self, x: Tensor, y: Tensor, batch_size: int | None, replacement: bool, seed: int
+        self,
+        x: Tensor,
+        y: Tensor,
+        batch_size: int | None,
+        replacement: bool,
+        seed: int,
+        skip: int = 0,
     ) -> None:
         self.x, self.y = x, y
         self.batch_size = batch_size
         self.replacement = replacement
         self.seed = seed
+        self.skip = skip
 
     def __iter__(self) -> Iterator[tuple[Tensor, Tensor]]:
+        batches = self._batches()
+        for _ in range(self.skip):
+            next(batches)
+        yield from batches
+
+    def _batches(self) -> Iterator[tuple[Tensor, Tensor]]:
         n = len(self.x)
         if self.batch_size is None or self.batch_size >= n:
             while True:

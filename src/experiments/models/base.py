@@ -9,7 +9,7 @@ import lightning as L
 import torch
 from torch import Tensor
 from torchmetrics import MeanAbsoluteError, MeanMetric
-from torchmetrics.classification import BinaryAccuracy
+from torchmetrics.classification import BinaryAccuracy, BinaryConfusionMatrix
 
 from experiments.errors import DivergedError
 from experiments.models.architecture import Architecture
@@ -35,6 +35,7 @@ class LessonModule(L.LightningModule):
         lr: float = 0.1,
     ) -> None:
         super().__init__()
+        hidden = [int(h) for h in hidden]  # plain ints: checkpoints load with weights_only=True
         # Kept in the checkpoint so predict rebuilds the network; sent to TensorBoard at the end
         # of the run together with the final metrics (see training.py), not here.
         self.save_hyperparameters(logger=False)
@@ -46,6 +47,7 @@ class LessonModule(L.LightningModule):
             self.val_metric, self.test_metric = BinaryAccuracy(), BinaryAccuracy()
             self.metric_name = "acc"
             self.test_positive_rate = MeanMetric()
+            self.test_confusion = BinaryConfusionMatrix()
         else:
             self.val_metric, self.test_metric = MeanAbsoluteError(), MeanAbsoluteError()
             self.metric_name = "mae"
@@ -74,22 +76,38 @@ class LessonModule(L.LightningModule):
         self._evaluate(batch, "val", self.val_metric)
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        self._evaluate(batch, "test", self.test_metric)
+        pred = self._evaluate(batch, "test", self.test_metric)
         if self.task == "binary":
             self.test_positive_rate.update(batch[1])
+            self.test_confusion.update(pred, batch[1].long())
 
     def on_test_epoch_end(self) -> None:
-        if self.task == "binary":
-            rate = self.test_positive_rate.compute()
-            self.log("test/baseline_acc", torch.maximum(rate, 1 - rate))
+        if self.task != "binary":
+            return
+        rate = self.test_positive_rate.compute()
+        self.log("test/baseline_acc", torch.maximum(rate, 1 - rate))
+        # rows: true 0, 1; columns: predicted 0, 1
+        (tn, fp), (fn, tp) = self.test_confusion.compute().tolist()
+        self.log_dict({"test/tn": tn, "test/fp": fp, "test/fn": fn, "test/tp": tp})
+        self.test_positive_rate.reset()
+        self.test_confusion.reset()
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        """What predict needs besides the weights: the model class and the fitted scaler."""
+        datamodule = self.trainer.datamodule
+        checkpoint["experiments"] = {
+            "model_class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "data": datamodule.state_dict() if datamodule is not None else None,
+        }
 
     def predict_step(self, batch: Tensor | tuple[Tensor, ...], batch_idx: int) -> Tensor:
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self(x)
 
-    def _evaluate(self, batch: tuple[Tensor, Tensor], stage: str, metric) -> None:
+    def _evaluate(self, batch: tuple[Tensor, Tensor], stage: str, metric) -> Tensor:
         x, y = batch
         pred = self(x)
         self.log(f"{stage}/loss", self.compute_loss(pred, y), prog_bar=stage == "val")
         metric.update(pred, y.long() if self.task == "binary" else y)
         self.log(f"{stage}/{self.metric_name}", metric, prog_bar=stage == "val")
+        return pred

@@ -1,0 +1,75 @@
+"""Input and target scaling fitted on training rows; it travels in checkpoints as plain lists."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from experiments.errors import ConfigError
+
+SCALINGS = ("none", "standard", "max")
+
+
+@dataclass
+class Scaler:
+    """x_model = (x_raw - offset) / scale; for regression, y_model = y_raw / target_scale."""
+
+    offset: list[float]
+    scale: list[float]
+    target_scale: float
+    task: str
+    feature_names: list[str]
+
+    @classmethod
+    def fit(
+        cls,
+        x_train: np.ndarray,
+        scaling: str,
+        target_scale: float,
+        task: str,
+        feature_names: list[str],
+    ) -> Scaler:
+        n = x_train.shape[1]
+        if scaling == "none":
+            offset, scale = np.zeros(n), np.ones(n)
+        elif scaling == "standard":
+            from sklearn.preprocessing import StandardScaler
+
+            fitted = StandardScaler().fit(x_train)
+            offset, scale = fitted.mean_, fitted.scale_
+        elif scaling == "max":
+            from sklearn.preprocessing import MaxAbsScaler
+
+            offset, scale = np.zeros(n), MaxAbsScaler().fit(x_train).scale_
+        else:
+            raise ConfigError(
+                f"data.scaling={scaling!r} is unknown: choose one of {', '.join(SCALINGS)}"
+            )
+        return cls(offset.tolist(), scale.tolist(), float(target_scale), task, feature_names)
+
+    @property
+    def n_features(self) -> int:
+        return len(self.offset)
+
+    def inputs(self, x_raw: Any) -> Tensor:
+        x = torch.as_tensor(np.asarray(x_raw, dtype=np.float64), dtype=torch.float32)
+        return (x - torch.tensor(self.offset)) / torch.tensor(self.scale)
+
+    def targets(self, y_raw: Any) -> Tensor:
+        y = torch.as_tensor(np.asarray(y_raw, dtype=np.float64), dtype=torch.float32)
+        return y / self.target_scale if self.task == "regression" else y
+
+    def outputs(self, y_model: Tensor) -> Tensor:
+        """Model outputs back in the data's own units (probabilities for classification)."""
+        return y_model * self.target_scale if self.task == "regression" else y_model
+
+    def state_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Scaler:
+        return cls(**state)
