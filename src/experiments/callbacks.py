@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import lightning as L
-from lightning.pytorch.callbacks import TQDMProgressBar
+import torch
+from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
+from lightning.pytorch.loggers import TensorBoardLogger
 
 
 class StepProgressBar(TQDMProgressBar):
@@ -24,3 +28,91 @@ class StepProgressBar(TQDMProgressBar):
 
     def init_test_tqdm(self) -> Tqdm:
         return Tqdm(disable=True)
+
+
+def _tensorboard(trainer: L.Trainer):
+    """The SummaryWriter when the run logs to TensorBoard, else None."""
+    return trainer.logger.experiment if isinstance(trainer.logger, TensorBoardLogger) else None
+
+
+class LessonFigures(Callback):
+    """Loss curves after training; after testing, the task's pictures: confusion matrix and, for
+    two inputs, the decision boundary (classification), or predictions vs targets (regression).
+    Each is saved as `<run>/<name>.png` and shown in TensorBoard's Images tab."""
+
+    def __init__(self) -> None:
+        self.train_loss: list[tuple[int, float]] = []
+        self.val_loss: list[tuple[int, float]] = []
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        every = trainer.log_every_n_steps
+        if every and (batch_idx + 1) % every == 0 and "train/loss" in trainer.callback_metrics:
+            self.train_loss.append(
+                (trainer.global_step, float(trainer.callback_metrics["train/loss"]))
+            )
+
+    def on_validation_end(self, trainer: L.Trainer, pl_module) -> None:
+        if trainer.state.fn == "fit" and "val/loss" in trainer.callback_metrics:
+            self.val_loss.append((trainer.global_step, float(trainer.callback_metrics["val/loss"])))
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module) -> None:
+        from experiments import figures
+
+        curves = figures.loss_curves(self.train_loss, self.val_loss, pl_module.hparams.loss)
+        self._publish(trainer, "loss_curves", curves)
+
+    def on_test_end(self, trainer: L.Trainer, pl_module) -> None:
+        from experiments import figures
+
+        datamodule = trainer.datamodule
+        scaler = datamodule.scaler
+        x, y = datamodule.test_xy
+        weight = next(pl_module.parameters())
+
+        def predict(x_model: torch.Tensor) -> torch.Tensor:
+            with torch.no_grad():
+                return pl_module(x_model.to(weight.device, weight.dtype)).float().cpu()
+
+        if datamodule.task == "regression":
+            fig = figures.predictions_vs_targets(scaler.outputs(predict(x)), scaler.outputs(y))
+            self._publish(trainer, "predictions_vs_targets", fig)
+            return
+        self._publish(trainer, "confusion_matrix", figures.confusion_matrix(predict(x), y))
+        if datamodule.n_features == 2:
+            raw = torch.as_tensor(datamodule.splits.x_test, dtype=torch.float32)
+            fig = figures.decision_boundary(lambda g: predict(scaler.inputs(g)), raw, y)
+            self._publish(trainer, "decision_boundary", fig)
+
+    @staticmethod
+    def _publish(trainer: L.Trainer, name: str, fig) -> None:
+        """Render once; the same pixels go to the PNG file and to TensorBoard."""
+        import matplotlib.pyplot as plt
+        import numpy as np
+        from PIL import Image
+
+        fig.canvas.draw()
+        pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3]
+        plt.close(fig)
+        Image.fromarray(pixels).save(Path(trainer.default_root_dir) / f"{name}.png")
+        if (writer := _tensorboard(trainer)) is not None:
+            writer.add_image(f"figures/{name}", pixels, trainer.global_step, dataformats="HWC")
+
+
+class ParameterHistograms(Callback):
+    """Weights and gradients of every layer, as TensorBoard histograms, every N steps.
+
+    `on_before_optimizer_step` runs for both models (Lightning calls it around the hand-written
+    backward too), when the gradients of this step are in `.grad` and not yet applied.
+    """
+
+    def __init__(self, every_n_steps: int = 10) -> None:
+        self.every_n_steps = max(1, every_n_steps)
+
+    def on_before_optimizer_step(self, trainer: L.Trainer, pl_module, optimizer) -> None:
+        step = trainer.global_step
+        if step % self.every_n_steps or (writer := _tensorboard(trainer)) is None:
+            return
+        for name, param in pl_module.net.named_parameters():
+            writer.add_histogram(f"weights/{name}", param.detach(), step)
+            if param.grad is not None:
+                writer.add_histogram(f"gradients/{name}", param.grad, step)

@@ -35,3 +35,16 @@ def run_training(cfg: DictConfig) -> float | None:
             return None
         sys.exit(1)
     return record.get("val/loss")
+
+
+def run_prediction(cfg: DictConfig) -> None:
+    """Print the predictions table; a user error is one logged line and exit status 1."""
+    from experiments.predicting import predict
+
+    try:
+        table = predict(cfg)
+    except ExperimentError as err:
+        log.error("%s", err)
+        sys.exit(1)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
+    log.info("wrote %s/predictions.csv", cfg.output_dir)

@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.config import check_config
-from experiments.errors import DivergedError
+from experiments.errors import ConfigError, DivergedError
 from experiments.record import hparams_of, write_metrics
 
 log = logging.getLogger(__name__)
@@ -38,19 +38,29 @@ def predict_rows(model, datamodule, inputs: list[list[float]]) -> list[dict[str,
     ]
 
 
-def build(cfg: DictConfig):
-    """Seed everything, then the data module (set up) and the model sized to its data."""
+def build(cfg: DictConfig, checkpoint: dict | None = None):
+    """Seed everything, then the data module (set up) and the model sized to its data.
+
+    With `train=false` the model and the fitted scaler come from the checkpoint instead.
+    """
     import lightning as L
+
+    from experiments.checkpoints import check_same_architecture, model_from_checkpoint
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
+    if checkpoint is not None and not cfg.train:
+        datamodule.load_state_dict(checkpoint["experiments"]["data"])
+        return datamodule, model_from_checkpoint(checkpoint)
     model = instantiate(
         cfg.model,
         n_inputs=datamodule.n_features,
         n_outputs=datamodule.n_outputs,
         task=datamodule.task,
     )
+    if checkpoint is not None:
+        check_same_architecture(checkpoint, model, cfg.ckpt_path)
     return datamodule, model
 
 
@@ -60,29 +70,37 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     metrics.json is written whatever happens; errors are re-raised after it is written.
     """
     check_config(cfg)
-    import torch  # heavy imports only after the checks: a wrong override fails in a second
+    # Heavy imports (torch, Lightning) only after the checks: a wrong override fails in a second.
+    import torch
+
+    from experiments.checkpoints import read_checkpoint
 
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     status, error, metrics, extra = "failed", None, {}, {}
-    trainer = model = None
+    trainer = model = checkpoint = None
     try:
-        datamodule, model = build(cfg)
+        checkpoint = read_checkpoint(cfg.ckpt_path) if cfg.get("ckpt_path") else None
+        if checkpoint is None and not cfg.train:
+            raise ConfigError("train=false evaluates a checkpoint: add ckpt_path=PATH")
+        datamodule, model = build(cfg, checkpoint)
         logger = instantiate(cfg.logger) if cfg.get("logger") else False
         callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
         trainer = instantiate(
             cfg.trainer, logger=logger, callbacks=callbacks, default_root_dir=output_dir
         )
         if cfg.train:
-            trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
+            trainer.fit(
+                model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True
+            )
             metrics.update(_floats(trainer.callback_metrics))
             # The final weights, judged on validation: what a sweep selects by.
             trainer.validate(model, datamodule=datamodule, verbose=False)
             metrics.update(_floats(trainer.callback_metrics))
             trainer.test(model, datamodule=datamodule, verbose=False)
         else:
-            trainer.test(model, datamodule=datamodule, ckpt_path=cfg.ckpt_path, verbose=False)
+            trainer.test(model, datamodule=datamodule, verbose=False)
         metrics.update(_floats(trainer.callback_metrics))
         # The lesson's saveWeights: a plain state_dict for the matching torch.nn.Sequential.
         torch.save(model.net.state_dict(), output_dir / "weights.pth")
@@ -100,6 +118,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         raise
     finally:
         steps = trainer.global_step if trainer is not None else 0
+        if not cfg.train and checkpoint is not None:
+            steps = checkpoint["global_step"]
         record = write_metrics(
             output_dir, status, error, steps, time.perf_counter() - started, metrics, **extra
         )

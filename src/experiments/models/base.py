@@ -35,10 +35,11 @@ class LessonModule(L.LightningModule):
         lr: float = 0.1,
     ) -> None:
         super().__init__()
-        hidden = [int(h) for h in hidden]  # plain ints: checkpoints load with weights_only=True
         # Kept in the checkpoint so predict rebuilds the network; sent to TensorBoard at the end
-        # of the run together with the final metrics (see training.py), not here.
-        self.save_hyperparameters(logger=False)
+        # of the run together with the final metrics (see training.py), not here. `hidden` as
+        # plain ints, not a ListConfig, so checkpoints load with weights_only=True.
+        self.save_hyperparameters(ignore=["hidden"], logger=False)
+        self.hparams.hidden = [int(h) for h in hidden]
         self.arch = Architecture(
             n_inputs, n_outputs, tuple(hidden), activation, output_activation, bias, init, init_std
         )

@@ -1,0 +1,15 @@
+"""Predict raw inputs with a trained checkpoint. Configs: conf/predict.yaml; usage: README.md."""
+
+import hydra
+from omegaconf import DictConfig
+
+from experiments.cli import run_prediction
+
+
+@hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
+def main(cfg: DictConfig) -> None:
+    run_prediction(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,78 @@
+"""Reading our checkpoints safely (`weights_only=True`) and rebuilding the model they hold."""
+
+from __future__ import annotations
+
+import pickle
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from experiments.data.scaler import Scaler
+from experiments.errors import ConfigError
+
+# The only classes a checkpoint may name: nothing user-supplied is imported or unpickled.
+MODEL_CLASSES = {
+    "experiments.models.scratch.ScratchModule": ("experiments.models", "ScratchModule"),
+    "experiments.models.mlp.MLPModule": ("experiments.models", "MLPModule"),
+}
+
+
+def read_checkpoint(path: str | Path) -> dict[str, Any]:
+    """The checkpoint's contents, or a `ConfigError` saying what is wrong with the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(
+            f"ckpt_path={path} does not exist: give a checkpoint such as "
+            "outputs/runs/<run>/checkpoints/last.ckpt"
+        )
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+        raise ConfigError(
+            f"ckpt_path={path} is truncated or not a checkpoint ({str(err).splitlines()[0]}): "
+            "use a complete .ckpt file written by scripts/train.py"
+        ) from err
+    if not isinstance(checkpoint, dict) or "experiments" not in checkpoint:
+        raise ConfigError(
+            f"ckpt_path={path} is not a checkpoint written by scripts/train.py: "
+            "use one from outputs/runs/<run>/checkpoints/"
+        )
+    return checkpoint
+
+
+def model_from_checkpoint(checkpoint: dict[str, Any]):
+    """The trained LessonModule, its architecture and weights taken from the checkpoint."""
+    import importlib
+
+    module_name, class_name = MODEL_CLASSES[checkpoint["experiments"]["model_class"]]
+    model_class = getattr(importlib.import_module(module_name), class_name)
+    model = model_class(**checkpoint["hyper_parameters"])
+    model.load_state_dict(checkpoint["state_dict"])
+    return model.eval()
+
+
+def scaler_from_checkpoint(checkpoint: dict[str, Any]) -> Scaler:
+    return Scaler.from_state(checkpoint["experiments"]["data"])
+
+
+def check_same_architecture(checkpoint: dict[str, Any], model, path: str | Path) -> None:
+    """Resuming needs the checkpoint's model class and layer shapes."""
+    saved_class = checkpoint["experiments"]["model_class"]
+    this_class = f"{type(model).__module__}.{type(model).__qualname__}"
+    saved = {k: tuple(v.shape) for k, v in checkpoint["state_dict"].items()}
+    this = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    if saved_class != this_class or saved != this:
+        was = _describe(saved_class, checkpoint["hyper_parameters"])
+        now = _describe(this_class, dict(model.hparams))
+        raise ConfigError(
+            f"ckpt_path={path} holds another architecture ({was}; this run: {now}): "
+            "resume with the checkpoint's own experiment, model and model.* settings"
+        )
+
+
+def _describe(model_class: str, hparams: dict[str, Any]) -> str:
+    name = model_class.rsplit(".", 1)[-1]
+    sizes = [hparams["n_inputs"], *hparams["hidden"], hparams["n_outputs"]]
+    return f"{name} {'-'.join(map(str, sizes))} bias={hparams['bias']}"
