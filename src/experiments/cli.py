@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import sys
 import warnings
+from pathlib import Path
 
 from omegaconf import DictConfig
 
@@ -20,21 +22,46 @@ def _is_multirun() -> bool:
     return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
+def _record_failure(cfg: DictConfig, err: BaseException) -> None:
+    """A job that failed before train() could record it (a bad value, say): its metrics.json."""
+    from experiments.record import write_metrics
+
+    output_dir = Path(cfg.output_dir)
+    if not (output_dir / "metrics.json").exists():
+        output_dir.mkdir(parents=True, exist_ok=True)
+        write_metrics(output_dir, "failed", str(err), 0, 0.0, {})
+
+
 def run_training(cfg: DictConfig) -> float | None:
-    """Train; a user error is one logged line and exit status 1 (in a sweep, the job is recorded
-    as failed and the other jobs go on). Returns the validation loss for sweepers to minimise."""
+    """Train and return `optimized_metric` for sweepers.
+
+    A user error is one logged line and exit status 1. In a sweep no job stops the others: a
+    failure is recorded in the job's metrics.json (NaN to the sweeper), and the sweep summary
+    exits non-zero at the end.
+    """
     from experiments.training import train
 
-    # Lightning 2.6's own use of a deprecated torch API: nothing a user can act on.
+    # Nothing a user can act on: Lightning 2.6's own use of a deprecated torch API, and its advice
+    # to checkpoint manual-optimization modules before the step (ours save after it, on purpose:
+    # the checkpoint of step N holds N updates, which is what resume needs).
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+    multirun = _is_multirun()
     try:
         record = train(cfg)
     except ExperimentError as err:
         log.error("%s", err)
-        if _is_multirun():
-            return None
-        sys.exit(1)
-    return record.get("val/loss")
+        if not multirun:
+            sys.exit(1)
+        _record_failure(cfg, err)
+        return math.nan
+    except Exception as err:
+        if not multirun:
+            raise
+        log.exception("job failed: %s", err)
+        _record_failure(cfg, err)
+        return math.nan
+    return record.get(cfg.get("optimized_metric", "val/loss"), math.nan)
 
 
 def run_prediction(cfg: DictConfig) -> None:

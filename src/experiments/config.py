@@ -14,10 +14,24 @@ LOSS_NAMES = ("mse", "bce")
 INIT_NAMES = ("default", "normal", "xavier")
 
 
+def tensorboard_run_name() -> str:
+    """In a sweep, the job's overrides (`model.lr=0.1,trainer.max_steps=1000`), so TensorBoard
+    names each job by what it changed; in a single run, nothing (events go in tensorboard/)."""
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return ""
+    return HydraConfig.get().job.override_dirname.replace("/", "_") or "defaults"
+
+
 def register_resolvers() -> None:
-    """`${ceil_div:a,b}` = max(1, ceil(a / b)): intervals that scale with `trainer.max_steps`."""
+    """`${ceil_div:a,b}` = max(1, ceil(a / b)): intervals that scale with `trainer.max_steps`;
+    `${tensorboard_run:}`: see `tensorboard_run_name`."""
     if not OmegaConf.has_resolver("ceil_div"):
         OmegaConf.register_new_resolver("ceil_div", lambda a, b: max(1, math.ceil(a / b)))
+    if not OmegaConf.has_resolver("tensorboard_run"):
+        OmegaConf.register_new_resolver("tensorboard_run", tensorboard_run_name)
 
 
 def _positive_number(key: str, value: object, kind: type = Real) -> None:

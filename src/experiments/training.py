@@ -38,6 +38,13 @@ def predict_rows(model, datamodule, inputs: list[list[float]]) -> list[dict[str,
     ]
 
 
+def cluster_plugins() -> list:
+    """On SLURM, submitit owns signals and requeueing: Lightning's own auto-requeue stays off."""
+    from lightning.pytorch.plugins.environments import SLURMEnvironment
+
+    return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
+
+
 def build(cfg: DictConfig, checkpoint: dict | None = None):
     """Seed everything, then the data module (set up) and the model sized to its data.
 
@@ -88,7 +95,11 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         logger = instantiate(cfg.logger) if cfg.get("logger") else False
         callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
         trainer = instantiate(
-            cfg.trainer, logger=logger, callbacks=callbacks, default_root_dir=output_dir
+            cfg.trainer,
+            logger=logger,
+            callbacks=callbacks,
+            default_root_dir=output_dir,
+            plugins=cluster_plugins(),
         )
         if cfg.train:
             trainer.fit(
