@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from pathlib import Path
 
 import lightning as L
@@ -116,3 +117,42 @@ class ParameterHistograms(Callback):
             writer.add_histogram(f"weights/{name}", param.detach(), step)
             if param.grad is not None:
                 writer.add_histogram(f"gradients/{name}", param.grad, step)
+
+
+class GracefulInterrupt(Callback):
+    """Ctrl+C (SIGINT) or SIGTERM during training: finish the current step, write
+    `checkpoints/last.ckpt` at that step, and stop. `train()` then records `interrupted`.
+
+    Both signals only set a flag: the checkpoint is taken between two steps, never in the middle
+    of an update, so resuming from it reproduces the uninterrupted run exactly.
+    """
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.received: str | None = None
+        self.checkpoint: Path | None = None
+        self._previous: dict = {}
+
+    def _request_stop(self, signum: int, frame) -> None:
+        self.received = signal.Signals(signum).name
+
+    def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
+        self._previous = {s: signal.signal(s, self._request_stop) for s in self.SIGNALS}
+
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.received and not trainer.should_stop:
+            self.checkpoint = Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
+            trainer.save_checkpoint(self.checkpoint)
+            trainer.should_stop = True
+
+    def on_train_end(self, trainer: L.Trainer, pl_module) -> None:
+        self._restore()
+
+    def on_exception(self, trainer: L.Trainer, pl_module, exception: BaseException) -> None:
+        self._restore()
+
+    def _restore(self) -> None:
+        for s, handler in self._previous.items():
+            signal.signal(s, handler)
+        self._previous = {}

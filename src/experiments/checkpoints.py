@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-import pickle
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
+from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from experiments.data.scaler import Scaler
-from experiments.errors import ConfigError
+from experiments.errors import ConfigError, missing_checkpoint
+from experiments.record import write_atomic
+
+
+class AtomicCheckpointIO(TorchCheckpointIO):
+    """Checkpoints written beside their target and renamed into place (see `write_atomic`).
+
+    Lightning's own save goes through an fsspec transaction whose temporary file lives in the
+    system temp folder; across filesystems its final move is a copy that `kill -9` can cut short.
+    """
+
+    def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
+        write_atomic(Path(path), lambda f: torch.save(checkpoint, f))
+
 
 # The only classes a checkpoint may name: nothing user-supplied is imported or unpickled.
 MODEL_CLASSES = {
@@ -23,16 +35,16 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
     """The checkpoint's contents, or a `ConfigError` saying what is wrong with the file."""
     path = Path(path)
     if not path.is_file():
-        raise ConfigError(
-            f"ckpt_path={path} does not exist: give a checkpoint such as "
-            "outputs/runs/<run>/checkpoints/last.ckpt"
-        )
+        raise missing_checkpoint(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+    except Exception as err:  # torch.load raises many kinds on a file that is not its own
+        with open(path, "rb") as f:
+            is_zip = f.read(4) == b"PK\x03\x04"  # how torch.save files begin
+        what = "is truncated or corrupt" if is_zip else "is not a checkpoint"
         raise ConfigError(
-            f"ckpt_path={path} is truncated or not a checkpoint ({str(err).splitlines()[0]}): "
-            "use a complete .ckpt file written by scripts/train.py"
+            f"ckpt_path={path} {what}: use a complete .ckpt file written by scripts/train.py, "
+            "e.g. outputs/runs/<run>/checkpoints/last.ckpt"
         ) from err
     if not isinstance(checkpoint, dict) or "experiments" not in checkpoint:
         raise ConfigError(

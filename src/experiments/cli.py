@@ -10,7 +10,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from experiments.errors import ExperimentError
+from experiments.errors import ExperimentError, RunInterrupted
 
 log = logging.getLogger("experiments")
 
@@ -37,7 +37,8 @@ def run_training(cfg: DictConfig) -> float | None:
 
     A user error is one logged line and exit status 1. In a sweep no job stops the others: a
     failure is recorded in the job's metrics.json (NaN to the sweeper), and the sweep summary
-    exits non-zero at the end.
+    exits non-zero at the end. Ctrl+C or SIGTERM stops a sweep too: the finished jobs stay, and
+    `scripts/summarize.py` reports them.
     """
     from experiments.training import train
 
@@ -51,7 +52,7 @@ def run_training(cfg: DictConfig) -> float | None:
         record = train(cfg)
     except ExperimentError as err:
         log.error("%s", err)
-        if not multirun:
+        if not multirun or isinstance(err, RunInterrupted):
             sys.exit(1)
         _record_failure(cfg, err)
         return math.nan

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 from numbers import Real
+from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.errors import ConfigError
+from experiments.errors import ConfigError, missing_checkpoint, missing_csv
 
 ACTIVATION_NAMES = ("sigmoid", "tanh", "relu", "identity")
 LOSS_NAMES = ("mse", "bce")
@@ -69,6 +70,10 @@ def check_config(cfg: DictConfig) -> None:
             f"model.loss=bce needs probabilities: set model.output_activation=sigmoid "
             f"(it is {model.output_activation})"
         )
+    if (path := cfg.data.get("path")) and not Path(path).expanduser().is_file():
+        raise missing_csv("data.path", path)
+    if (ckpt := cfg.get("ckpt_path")) and not Path(ckpt).expanduser().is_file():
+        raise missing_checkpoint(ckpt)
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     if accelerator in ("gpu", "cuda"):
         import torch

@@ -15,6 +15,21 @@ class DataError(ExperimentError):
     """A data file is missing or malformed."""
 
 
+def missing_csv(key: str, path: object) -> DataError:
+    return DataError(f"{key}={path} does not exist: give the path of a CSV file")
+
+
+def missing_checkpoint(path: object) -> ConfigError:
+    return ConfigError(
+        f"ckpt_path={path} does not exist: give a checkpoint such as "
+        "outputs/runs/<run>/checkpoints/last.ckpt"
+    )
+
+
+class RunInterrupted(ExperimentError):
+    """SIGINT or SIGTERM stopped training; a checkpoint was written at that step."""
+
+
 class DivergedError(ExperimentError):
     """The training loss became NaN or infinite."""
 

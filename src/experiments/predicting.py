@@ -10,7 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.checkpoints import model_from_checkpoint, read_checkpoint, scaler_from_checkpoint
 from experiments.data.scaler import Scaler
-from experiments.errors import ConfigError, DataError
+from experiments.errors import ConfigError, DataError, missing_csv
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def read_inputs(cfg: DictConfig, scaler: Scaler) -> np.ndarray:
 
         path = Path(cfg.input_csv)
         if not path.is_file():
-            raise DataError(f"input_csv={path} does not exist: give the path of a CSV file")
+            raise missing_csv("input_csv", path)
         frame = pd.read_csv(path)
         if set(names) <= set(frame.columns):
             frame = frame[names]  # extra columns (a label, an id) are left out

