@@ -32,6 +32,14 @@ def _record_failure(cfg: DictConfig, err: BaseException) -> None:
         write_metrics(output_dir, "failed", str(err), 0, 0.0, {})
 
 
+def silence_known_warnings() -> None:
+    """Nothing a user can act on: Lightning 2.6's own use of a deprecated torch API, and its
+    advice to checkpoint manual-optimization modules before the step (ours save after it, on
+    purpose: the checkpoint of step N holds N updates, which is what resume needs)."""
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+
+
 def run_training(cfg: DictConfig) -> float | None:
     """Train and return `optimized_metric` for sweepers.
 
@@ -42,11 +50,12 @@ def run_training(cfg: DictConfig) -> float | None:
     """
     from experiments.training import train
 
-    # Nothing a user can act on: Lightning 2.6's own use of a deprecated torch API, and its advice
-    # to checkpoint manual-optimization modules before the step (ours save after it, on purpose:
-    # the checkpoint of step N holds N updates, which is what resume needs).
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+    silence_known_warnings()
+    if cfg.get("population_plan"):  # a job of hydra/sweeper=vectorized
+        from experiments.population import train_population
+
+        train_population(cfg)
+        return None
     multirun = _is_multirun()
     try:
         record = train(cfg)

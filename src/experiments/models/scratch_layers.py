@@ -6,7 +6,10 @@ parameters in `.grad`, where a plain `torch.optim` optimizer finds them. Nothing
 callers run it under `torch.no_grad()`.
 
 Shapes follow `torch.nn.Linear`: inputs are (batch, features), `weight` is (out, in), so a trained
-scratch network's state_dict loads into the equivalent `torch.nn` network unchanged.
+scratch network's state_dict loads into the equivalent `torch.nn` network unchanged. A population
+(see experiments.population) adds a leading member dimension: `weight` (members, out, in), inputs
+(members, batch, in) or a shared (batch, in); the same formulas hold per member, and a loss is
+then one value per member.
 """
 
 from __future__ import annotations
@@ -16,24 +19,27 @@ from torch import Tensor, nn
 
 
 class Linear(nn.Module):
-    """z = x W^T + b."""
+    """z = x W^T + b (with `members`, one independent layer per member)."""
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
+    def __init__(
+        self, in_features: int, out_features: int, bias: bool = True, members: int | None = None
+    ) -> None:
         super().__init__()
-        self.weight = nn.Parameter(torch.empty(out_features, in_features))
-        self.bias = nn.Parameter(torch.empty(out_features)) if bias else None
+        lead = () if members is None else (members,)
+        self.weight = nn.Parameter(torch.empty(*lead, out_features, in_features))
+        self.bias = nn.Parameter(torch.empty(*lead, out_features)) if bias else None
         self.x: Tensor | None = None
 
     def forward(self, x: Tensor) -> Tensor:
         self.x = x
-        z = x @ self.weight.T
-        return z + self.bias if self.bias is not None else z
+        z = x @ self.weight.mT
+        return z + self.bias.unsqueeze(-2) if self.bias is not None else z
 
     def backward(self, grad_z: Tensor) -> Tensor:
         # dL/dW = (dL/dz)^T x,  dL/db = sum over the batch of dL/dz,  dL/dx = dL/dz W
-        self.weight.grad = grad_z.T @ self.x
+        self.weight.grad = grad_z.mT @ self.x
         if self.bias is not None:
-            self.bias.grad = grad_z.sum(dim=0)
+            self.bias.grad = grad_z.sum(dim=-2)
         return grad_z @ self.weight
 
 
@@ -80,15 +86,20 @@ class Identity(nn.Module):
         return grad_a
 
 
+def _per_table(t: Tensor) -> int:
+    """Elements of one (batch, outputs) table: the n that a loss averages over."""
+    return t.shape[-2] * t.shape[-1]
+
+
 class MSELoss:
-    """L = mean((p - y)^2) over every element; dL/dp = 2 (p - y) / n."""
+    """L = mean((p - y)^2) over a table's elements; dL/dp = 2 (p - y) / n."""
 
     def forward(self, p: Tensor, y: Tensor) -> Tensor:
         self.diff = p - y
-        return (self.diff * self.diff).mean()
+        return (self.diff * self.diff).mean(dim=(-2, -1))
 
     def backward(self) -> Tensor:
-        return 2 * self.diff / self.diff.numel()
+        return 2 * self.diff / _per_table(self.diff)
 
 
 class BCELoss:
@@ -103,10 +114,10 @@ class BCELoss:
     def forward(self, p: Tensor, y: Tensor) -> Tensor:
         self.p = p.clamp(self.eps, 1 - self.eps)
         self.y = y
-        return -(y * torch.log(self.p) + (1 - y) * torch.log(1 - self.p)).mean()
+        return -(y * torch.log(self.p) + (1 - y) * torch.log(1 - self.p)).mean(dim=(-2, -1))
 
     def backward(self) -> Tensor:
-        return (self.p - self.y) / (self.p * (1 - self.p)) / self.p.numel()
+        return (self.p - self.y) / (self.p * (1 - self.p)) / _per_table(self.p)
 
 
 class Sequential(nn.Sequential):

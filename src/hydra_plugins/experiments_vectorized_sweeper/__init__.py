@@ -1,0 +1,1 @@
+"""`hydra/sweeper=vectorized`: an lr x iterations x seed grid as one batched run per outer job."""

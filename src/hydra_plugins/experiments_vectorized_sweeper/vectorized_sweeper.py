@@ -1,0 +1,110 @@
+"""The vectorized sweeper: Hydra's basic grid, with the keys a population can batch (learning rate,
+iterations, seed) trained together in one job per combination of the other keys.
+
+Job numbers, folders and overrides are those the basic sweeper would give, so the two sweeps of the
+same grid produce the same summary. See experiments.population for the training itself.
+"""
+
+# No `from __future__ import annotations`: Hydra's plugin scan imports this module outside
+# sys.modules, where dataclasses cannot resolve string annotations.
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple  # noqa: UP035 (OmegaConf structured config)
+
+from hydra.core.config_store import ConfigStore
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from hydra.core.plugins import Plugins
+from hydra.plugins.sweeper import Sweeper
+from hydra.types import HydraContext, TaskFunction
+from omegaconf import DictConfig
+
+log = logging.getLogger(__name__)
+
+BATCHED = {"model.lr": "lr", "trainer.max_steps": "steps", "seed": "seed"}
+
+
+@dataclass
+class VectorizedSweeperConf:
+    _target_: str = (
+        "hydra_plugins.experiments_vectorized_sweeper.vectorized_sweeper.VectorizedSweeper"
+    )
+    params: Dict[str, str] = field(default_factory=dict)  # noqa: UP006
+
+
+ConfigStore.instance().store(
+    group="hydra/sweeper", name="vectorized", node=VectorizedSweeperConf, provider="experiments"
+)
+
+
+def _key_value(override: str) -> Tuple[str, str]:  # noqa: UP006
+    key, _, value = override.partition("=")
+    return key.lstrip("+~"), value
+
+
+class VectorizedSweeper(Sweeper):
+    def __init__(self, params: Optional[Dict[str, str]] = None) -> None:  # noqa: UP006, UP045
+        self.params = params or {}
+
+    def setup(
+        self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
+    ) -> None:
+        self.config = config
+        self.launcher = Plugins.instance().instantiate_launcher(
+            hydra_context=hydra_context, task_function=task_function, config=config
+        )
+
+    def grid(self, arguments: List[str]) -> List[List[str]]:  # noqa: UP006
+        """Every job's overrides, in the basic sweeper's order."""
+        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+
+        parsed = OverridesParser.create().parse_overrides(arguments)
+        return BasicSweeper.split_arguments(parsed, None)[0]
+
+    def sweep(self, arguments: List[str]) -> Any:  # noqa: UP006
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        defaults = {
+            "lr": self.config.model.lr,
+            "steps": self.config.trainer.max_steps,
+            "seed": self.config.seed,
+        }
+        groups: Dict[Tuple[str, ...], List[Dict[str, Any]]] = {}  # noqa: UP006
+        for number, overrides in enumerate(self.grid(arguments)):
+            values = dict(defaults)
+            outer = []
+            for override in overrides:
+                key, value = _key_value(override)
+                if key in BATCHED:
+                    values[BATCHED[key]] = (
+                        json.loads(value) if value[:1].isdigit() or value[:1] == "-" else value
+                    )
+                else:
+                    outer.append(override)
+            job = {
+                "job": number,
+                "overrides": overrides,
+                "run_name": ",".join(sorted(overrides)).replace("/", "_"),
+                "lr": float(values["lr"]),
+                "steps": int(values["steps"]),
+                "seed": int(values["seed"]),
+            }
+            groups.setdefault(tuple(outer), []).append(job)
+
+        batch = []
+        for k, (outer, jobs) in enumerate(groups.items()):
+            plan = sweep_dir / f"population_{k}.json"
+            plan.write_text(json.dumps({"sweep_dir": str(sweep_dir), "jobs": jobs}, indent=1))
+            batch.append([*outer, f"+population_plan={plan}", f"hydra.sweep.subdir=population_{k}"])
+            log.info(
+                "population %d: %d grid points as %d members (%s)",
+                k,
+                len(jobs),
+                len({(j["lr"], j["seed"]) for j in jobs}),
+                " ".join(outer) or "defaults",
+            )
+        returns = self.launcher.launch(batch, initial_job_idx=0)
+        for r in returns:
+            _ = r.return_value  # a population that raised stops here, as the basic sweeper does
+        return [returns]

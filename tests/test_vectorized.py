@@ -1,0 +1,52 @@
+"""hydra/sweeper=vectorized: every grid point of a batched population equals its ordinary run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import torch
+from test_sweeps import multirun
+
+pytestmark = pytest.mark.slow
+
+# float64, so "equal" can mean < 1e-8; two learning rates x two seeds x two iteration counts.
+GRID = ["model.lr=0.5,2.0", "trainer.max_steps=40,90", "seed=0,1", "trainer.precision=64-true"]
+CASES = {
+    "scratch, full batch": ["experiment=xor", "model=scratch"],
+    "mlp, full batch": ["experiment=xor", "model=mlp"],
+    "scratch, per-seed mini-batches": ["experiment=heart", "model=scratch", "data.batch_size=16"],
+    "mlp, rows drawn with replacement": ["experiment=heart_lesson", "model=mlp"],
+}
+METRIC_TOLERANCE = 1e-6  # torchmetrics keeps some states in float32 in the ordinary run
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES)
+def test_vectorized_sweep_equals_the_ordinary_sweep(tmp_path, case) -> None:
+    ordinary, vectorized = tmp_path / "ordinary", tmp_path / "vectorized"
+    done = multirun(*case, *GRID, sweep_dir=ordinary)
+    assert done.returncode == 0, done.stderr[-3000:]
+    done = multirun(*case, *GRID, "hydra/sweeper=vectorized", sweep_dir=vectorized)
+    assert done.returncode == 0, done.stderr[-3000:]
+
+    a = pd.read_csv(ordinary / "summary.csv").drop(columns=["seconds"])
+    b = pd.read_csv(vectorized / "summary.csv").drop(columns=["seconds"])
+    assert list(a.columns) == list(b.columns) and len(a) == len(b) == 8
+    for column in a.columns:
+        if pd.api.types.is_float_dtype(a[column]):
+            assert b[column].to_numpy() == pytest.approx(
+                a[column].to_numpy(), rel=METRIC_TOLERANCE, nan_ok=True
+            ), column
+        else:
+            assert a[column].tolist() == b[column].tolist(), column
+
+    for job in range(8):  # each member ends with the ordinary run's weights
+        want = torch.load(ordinary / str(job) / "weights.pth", weights_only=True)
+        got = torch.load(vectorized / str(job) / "weights.pth", weights_only=True)
+        assert want.keys() == got.keys()
+        for name, value in want.items():
+            assert (got[name] - value).abs().max().item() < 1e-8, (job, name)
+    assert sorted(p.name for p in Path(vectorized).glob("*/tensorboard/*")) == sorted(
+        p.name for p in Path(ordinary).glob("*/tensorboard/*")
+    ), "one TensorBoard run per grid point, named by its overrides"
