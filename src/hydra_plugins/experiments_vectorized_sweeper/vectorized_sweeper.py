@@ -77,9 +77,7 @@ class VectorizedSweeper(Sweeper):
             for override in overrides:
                 key, value = _key_value(override)
                 if key in BATCHED:
-                    values[BATCHED[key]] = (
-                        json.loads(value) if value[:1].isdigit() or value[:1] == "-" else value
-                    )
+                    values[BATCHED[key]] = value  # cast below, as float or int
                 else:
                     outer.append(override)
             job = {
