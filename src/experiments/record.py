@@ -10,8 +10,6 @@ from typing import Any, BinaryIO
 
 from omegaconf import DictConfig, OmegaConf
 
-STATUSES = ("completed", "diverged", "failed", "interrupted")
-
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
     """Write a temporary file beside `path`, flush it to disk, then rename it over `path`.
@@ -46,7 +44,8 @@ def write_metrics(
     metrics: dict[str, float],
     **extra: Any,
 ) -> dict[str, Any]:
-    """metrics.json: status, error, steps, seconds, then each final metric under its logged name."""
+    """metrics.json: status (completed, diverged, failed or interrupted), error, steps, seconds,
+    then each final metric under its logged name."""
     payload = {"status": status, "error": error, "steps": steps, "seconds": round(seconds, 3)}
     payload.update(sorted(metrics.items()))
     payload.update(extra)

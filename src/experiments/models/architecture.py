@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-INITS = ("default", "normal", "xavier")
+from experiments.config import INIT_NAMES
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def init_linear_(
             if bias is not None:
                 bias.zero_()
         else:
-            raise ValueError(f"unknown init {scheme!r}: choose one of {', '.join(INITS)}")
+            raise ValueError(f"unknown init {scheme!r}: choose one of {', '.join(INIT_NAMES)}")
 
 
 def build_network(

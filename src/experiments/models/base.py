@@ -14,8 +14,6 @@ from torchmetrics.classification import BinaryAccuracy, BinaryConfusionMatrix
 from experiments.errors import DivergedError
 from experiments.models.architecture import Architecture
 
-TASKS = ("binary", "regression")
-
 
 class LessonModule(L.LightningModule):
     """Base of `ScratchModule` and `MLPModule`: subclasses build `self.net` and define the loss."""
