@@ -68,12 +68,7 @@ class LessonFigures(Callback):
         datamodule = trainer.datamodule
         scaler = datamodule.scaler
         x, y = datamodule.test_xy
-        weight = next(pl_module.parameters())
-
-        def predict(x_model: torch.Tensor) -> torch.Tensor:
-            with torch.no_grad():
-                return pl_module(x_model.to(weight.device, weight.dtype)).float().cpu()
-
+        predict = pl_module.infer
         if datamodule.task == "regression":
             fig = figures.predictions_vs_targets(scaler.outputs(predict(x)), scaler.outputs(y))
             self._publish(trainer, "predictions_vs_targets", fig)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +27,7 @@ from torchmetrics.functional import mean_absolute_error
 from torchmetrics.functional.classification import binary_accuracy, binary_confusion_matrix
 
 from experiments.config import check_config
+from experiments.errors import DivergedError
 from experiments.models.architecture import build_network
 from experiments.models.scratch_layers import ACTIVATIONS, LOSSES, Linear, Sequential
 from experiments.record import hparams_of, write_atomic, write_metrics
@@ -252,13 +252,13 @@ def _write_jobs(cfg, plan, members, recorder: Recorder, population, choices) -> 
             member_cfg = _member_cfg(cfg, member.lr, member.seed, steps)
             member_cfg.output_dir = str(job_dir)
             (job_dir / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(member_cfg))
-            every = max(1, math.ceil(steps / 100))  # the ordinary run's log_every_n_steps
+            every = member_cfg.trainer.log_every_n_steps  # as the ordinary run logs train/loss
             logged = list(range(every, steps + 1, every))
             metrics = {"train/loss": float(losses[logged[-1] - 1, m])}
             diverged = population.diverged_at.get(m)
             if diverged is not None and diverged[0] < steps:
                 step, value = diverged
-                error = f"training diverged at step {step} (loss = {value}): try a lower model.lr"
+                error = str(DivergedError(step, value))
                 write_metrics(
                     job_dir, "diverged", error, step, recorder.seconds.get(steps, 0.0), {}
                 )

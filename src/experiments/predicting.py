@@ -46,14 +46,12 @@ def read_inputs(cfg: DictConfig, scaler: Scaler) -> np.ndarray:
 def predict(cfg: DictConfig):
     """Return the predictions as a pandas DataFrame and write `<output_dir>/predictions.csv`."""
     import pandas as pd
-    import torch
 
     checkpoint = read_checkpoint(cfg.ckpt_path)
     scaler = scaler_from_checkpoint(checkpoint)
     rows = read_inputs(cfg, scaler)
     model = model_from_checkpoint(checkpoint)
-    with torch.no_grad():
-        outputs = scaler.outputs(model(scaler.inputs(rows))).numpy()
+    outputs = scaler.outputs(model.infer(scaler.inputs(rows))).numpy()
 
     table = pd.DataFrame(rows, columns=scaler.feature_names)
     if scaler.task == "binary":

@@ -66,8 +66,7 @@ def collect(sweep_dir: Path):
         raise FileNotFoundError(
             f"{sweep_dir} holds no job folders (<number>/.hydra/overrides.yaml)"
         )
-    table = pd.DataFrame([read_job(d) for d in sorted(jobs, key=lambda d: int(d.name))])
-    return table
+    return pd.DataFrame([read_job(d) for d in sorted(jobs, key=lambda d: int(d.name))])
 
 
 def swept_keys(table) -> list[str]:
@@ -77,13 +76,8 @@ def swept_keys(table) -> list[str]:
         for c in table.columns
         if "=" not in c and c not in FIXED_COLUMNS and "/" not in c and table[c].nunique() > 1
     ]
-    return sorted(
-        keys,
-        key=lambda k: (
-            k not in PREFERRED_AXES,
-            PREFERRED_AXES.index(k) if k in PREFERRED_AXES else 0,
-        ),
-    )
+    rank = {key: i for i, key in enumerate(PREFERRED_AXES)}
+    return sorted(keys, key=lambda k: rank.get(k, len(rank)))  # stable: others keep their order
 
 
 def best_job(table, metric: str, mode: str):

@@ -28,13 +28,11 @@ def hydra_choices() -> dict[str, str]:
 
 def predict_rows(model, datamodule, inputs: list[list[float]]) -> list[dict[str, list[float]]]:
     """The model's outputs, in the data's own units, for raw (unscaled) input rows."""
-    model.eval()
-    weight = next(model.parameters())
-    x = datamodule.scaler.inputs(inputs).to(weight.device, weight.dtype)
-    outputs = datamodule.scaler.outputs(model(x))
+    scaler = datamodule.scaler
+    outputs = scaler.outputs(model.eval().infer(scaler.inputs(inputs)))
     return [
         {"input": list(map(float, row)), "output": [round(float(v), 6) for v in out]}
-        for row, out in zip(inputs, outputs.detach().cpu(), strict=True)
+        for row, out in zip(inputs, outputs, strict=True)
     ]
 
 

@@ -57,6 +57,13 @@ class LessonModule(L.LightningModule):
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
 
+    def infer(self, x: Tensor) -> Tensor:
+        """Outputs for model-scale inputs from anywhere (a CPU tensor, float32): moved to the
+        model's device and dtype, no gradient, returned on the CPU."""
+        weight = next(self.parameters())
+        with torch.no_grad():
+            return self(x.to(weight.device, weight.dtype)).cpu()
+
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
 
