@@ -32,6 +32,11 @@ FAST_CONFIG_ERRORS = {
     ),
     "unknown loss": (["model.loss=hinge"], "model.loss='hinge' is unknown: choose one of mse, bce"),
     "missing data.path": (["data.path=/no/such.csv"], "data.path=/no/such.csv does not exist"),
+    "chunk breaking an interval": (
+        ["trainer.max_steps=1000", "updates_per_batch=7"],
+        "updates_per_batch=7 does not divide every step count (100, 10, 1000, 100): use "
+        "updates_per_batch=auto or a divisor of 10",
+    ),
 }
 
 

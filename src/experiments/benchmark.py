@@ -2,20 +2,24 @@
 a 64-point grid, and start-up time. Written to outputs/benchmark/ as markdown and JSON.
 
 Everything is XOR 2-4-1 sigmoid, full batch, CPU, float32: the smallest lesson, where framework
-overhead shows most. Each rate is taken from two run lengths, (N2 - N1) / (t2 - t1), so fixed
-costs (start-up, validation at the end, test, pictures) cancel out.
+overhead shows most. A raw loop's rate is N steps over its time; a Lightning run's is N steps over
+the time from `on_train_start` to `on_train_end` (`StepClock`): every validation, log line,
+checkpoint and histogram on the way counts, start-up, the final test and the pictures do not.
 """
 
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
+import lightning as L
 import torch
+from lightning.pytorch.callbacks import Callback
 from torch import nn
 
 from experiments.models import mlp as torch_layers
@@ -30,14 +34,40 @@ XOR = (
 ARCH = Architecture(2, 1, (4,), "sigmoid", "sigmoid", True, "normal", 1.0)
 
 
-def rate(run: Callable[[int], None], short: int, long: int) -> float:
-    """Steps per second of `run(n)`, from the difference of two lengths (fixed costs cancel)."""
-    timings = []
-    for n in (short, long):
-        started = time.perf_counter()
-        run(n)
-        timings.append(time.perf_counter() - started)
-    return (long - short) / max(timings[1] - timings[0], 1e-9)
+STEPS = 10_000
+
+
+def rate(run: Callable[[int], None], steps: int = STEPS) -> float:
+    """Steps per second of `run(steps)`, after a short warm-up."""
+    run(steps // 10)
+    started = time.perf_counter()
+    run(steps)
+    return steps / (time.perf_counter() - started)
+
+
+class StepClock(Callback):
+    """Writes `<run>/clock.json`: the seconds from `launched` (a `time.time()` taken before the
+    process started) to the first training step, and the training loop's own seconds."""
+
+    def __init__(self, launched: float | None = None) -> None:
+        self.launched = launched
+        self.figures: dict[str, float] = {}
+
+    def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
+        self.started = time.perf_counter()
+
+    def on_train_batch_start(self, trainer: L.Trainer, pl_module, batch, batch_idx) -> None:
+        if self.launched is not None and "to first step, s" not in self.figures:
+            self.figures["to first step, s"] = time.time() - self.launched
+
+    def on_train_end(self, trainer: L.Trainer, pl_module) -> None:
+        self.figures["training loop, s"] = time.perf_counter() - self.started
+        self.figures["steps"] = trainer.global_step
+        clock = Path(trainer.default_root_dir) / "clock.json"
+        clock.write_text(json.dumps(self.figures))
+
+
+CLOCK = "+callbacks.clock._target_=experiments.benchmark.StepClock"
 
 
 def raw_manual_loop(steps: int) -> None:
@@ -61,33 +91,56 @@ def raw_autograd_loop(steps: int) -> None:
         optimizer.step()
 
 
-def lightning_run(model: str, out: Path) -> Callable[[int], None]:
-    """Our train(cfg), default logging on (TensorBoard, checkpoints, histograms, pictures)."""
+def lightning_rate(model: str, out: Path, steps: int = STEPS) -> float:
+    """Steps per second of our train(cfg), default logging on (TensorBoard, checkpoints,
+    histograms, progress bar), from its training loop's own clock."""
     from hydra import compose, initialize_config_dir
 
     from experiments.training import train
 
-    def run(steps: int) -> None:
+    def run(n: int) -> dict[str, float]:
         with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
             cfg = compose(
                 "train",
                 overrides=[
                     "experiment=xor",
                     f"model={model}",
-                    f"trainer.max_steps={steps}",
+                    f"trainer.max_steps={n}",
                     "callbacks.progress_bar.refresh_rate=0",
-                    f"output_dir={out / f'{model}-{steps}'}",
+                    CLOCK,
+                    f"output_dir={out / f'{model}-{n}'}",
                 ],
             )
         train(cfg)
+        return json.loads((Path(cfg.output_dir) / "clock.json").read_text())
 
-    return run
+    run(steps // 10)  # warm-up
+    clock = run(steps)
+    return clock["steps"] / clock["training loop, s"]
 
 
 def command_seconds(args: list[str]) -> float:
     started = time.perf_counter()
     subprocess.run(args, cwd=ROOT, check=True, capture_output=True)
     return time.perf_counter() - started
+
+
+def startup_seconds(python: str, run_dir: Path) -> float:
+    """From launching `python scripts/train.py` to its first training step."""
+    args = [
+        python,
+        "scripts/train.py",
+        "experiment=xor",
+        "trainer.max_steps=1",
+        f"hydra.run.dir={run_dir}",
+    ]
+    subprocess.run(
+        [*args, CLOCK, f"+callbacks.clock.launched={time.time()}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    )
+    return json.loads((run_dir / "clock.json").read_text())["to first step, s"]
 
 
 def main() -> dict[str, float]:
@@ -102,10 +155,10 @@ def main() -> dict[str, float]:
     out.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     figures: dict[str, float] = {}
-    figures["raw manual loop, steps/s"] = rate(raw_manual_loop, 2_000, 12_000)
-    figures["raw autograd loop, steps/s"] = rate(raw_autograd_loop, 2_000, 12_000)
-    figures["scratch run, steps/s"] = rate(lightning_run("scratch", out), 1_000, 5_000)
-    figures["mlp run, steps/s"] = rate(lightning_run("mlp", out), 1_000, 5_000)
+    figures["raw manual loop, steps/s"] = rate(raw_manual_loop)
+    figures["raw autograd loop, steps/s"] = rate(raw_autograd_loop)
+    figures["scratch run, steps/s"] = lightning_rate("scratch", out)
+    figures["mlp run, steps/s"] = lightning_rate("mlp", out)
     figures["scratch / raw manual"] = (
         figures["scratch run, steps/s"] / figures["raw manual loop, steps/s"]
     )
@@ -113,12 +166,14 @@ def main() -> dict[str, float]:
         figures["mlp run, steps/s"] / figures["raw autograd loop, steps/s"]
     )
 
-    figures["import lightning, s"] = command_seconds([python, "-c", "import lightning"])
-    # One step, nothing else: an upper bound of the start-up to the first step.
-    one_step = ["experiment=xor", "trainer.max_steps=1", "callbacks=none", "~logger"]
-    figures["train.py with 1 step, s"] = command_seconds(
-        [python, "scripts/train.py", *one_step, f"hydra.run.dir={out / 'startup'}"]
-    )
+    # Start-up varies by a second or more from one process to the next here: medians of 3,
+    # the two commands taking turns.
+    imports, startups = [], []
+    for _ in range(3):
+        imports.append(command_seconds([python, "-c", "import lightning"]))
+        startups.append(startup_seconds(python, out / "startup"))
+    figures["import lightning, s (median of 3)"] = statistics.median(imports)
+    figures["train.py start-up to first step, s (median of 3)"] = statistics.median(startups)
     # A 64-point grid: 16 learning rates x 4 iteration counts. Job by job (basic launcher), timed
     # on one learning rate's row of 4 jobs and multiplied by 16; vectorized, the whole grid.
     steps = "trainer.max_steps=100,1000,3000,10000"
@@ -160,7 +215,8 @@ def main() -> dict[str, float]:
         figures["64-point grid, vectorized, s"] / figures["one 10,000-step run, s"]
     )
     figures["start-up to first step - import lightning, s"] = (
-        figures["train.py with 1 step, s"] - figures["import lightning, s"]
+        figures["train.py start-up to first step, s (median of 3)"]
+        - figures["import lightning, s (median of 3)"]
     )
 
     lines = ["| figure | value |", "|---|---|", *(f"| {k} | {v:.3g} |" for k, v in figures.items())]

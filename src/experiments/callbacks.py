@@ -24,6 +24,13 @@ class StepProgressBar(TQDMProgressBar):
         self.train_progress_bar.reset(total=trainer.max_steps)
         self.train_progress_bar.set_description("Training")
 
+    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        # Counted in optimizer steps, not batches: a batch holds several updates.
+        bar, step = self.train_progress_bar, trainer.global_step
+        if self.is_enabled and (step - bar.n >= self.refresh_rate or step == bar.total):
+            bar.n = step
+            bar.set_postfix(self.get_metrics(trainer, pl_module))  # refreshes the bar
+
     def init_validation_tqdm(self) -> Tqdm:
         return Tqdm(disable=True)
 

@@ -24,6 +24,22 @@ class AtomicCheckpointIO(TorchCheckpointIO):
         write_atomic(Path(path), lambda f: torch.save(checkpoint, f))
 
 
+def recount_batches(checkpoint: dict, updates_per_batch: int) -> None:
+    """Lightning's training-batch counters of `checkpoint`, in place, as if every batch so far
+    had held `updates_per_batch` updates: Lightning validates and logs by batch count."""
+    loop = checkpoint.get("loops", {}).get("fit_loop", {})
+    progress = loop.get("epoch_loop.batch_progress")
+    if not progress:
+        return
+    shift = checkpoint["global_step"] // updates_per_batch - progress["total"]["processed"]
+    for counts in (progress["total"], progress["current"]):
+        for key in counts:
+            counts[key] += shift
+    loop.get("epoch_loop.state_dict", {})["_batches_that_stepped"] = (
+        loop.get("epoch_loop.state_dict", {}).get("_batches_that_stepped", 0) + shift
+    )
+
+
 # The only classes a checkpoint may name: nothing user-supplied is imported or unpickled.
 MODEL_CLASSES = {
     "experiments.models.scratch.ScratchModule": ("experiments.models", "ScratchModule"),

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,14 +141,14 @@ class SharedStream(IterableDataset):
     """The members' training streams side by side: one shared batch when they are all the same
     (full batch), else each member's own batch, stacked on a leading member dimension."""
 
-    def __init__(self, loaders: list[DataLoader], shared: bool) -> None:
-        self.loaders, self.shared = loaders, shared
+    def __init__(self, streams: list[Iterable], shared: bool) -> None:
+        self.streams, self.shared = streams, shared
 
     def __iter__(self):
         if self.shared:
-            yield from self.loaders[0]
+            yield from self.streams[0]
             return
-        for batches in zip(*self.loaders, strict=False):
+        for batches in zip(*self.streams, strict=False):
             yield torch.stack([b[0] for b in batches]), torch.stack([b[1] for b in batches])
 
 
@@ -218,7 +219,7 @@ def train_population(cfg: DictConfig) -> None:
     kind = "scratch" if cfg.model._target_.endswith("ScratchModule") else "mlp"
     population = PopulationModule(kind, models, [m.lr for m in members])
     shared = datamodules[0].batch_size is None or len({m.seed for m in members}) == 1
-    stream = SharedStream([dm.train_dataloader() for dm in datamodules], shared)
+    stream = SharedStream([dm.train_stream() for dm in datamodules], shared)
     recorder = Recorder(datamodules[0], [job["steps"] for job in plan["jobs"]])
     trainer_cfg = OmegaConf.merge(cfg, {"trainer": {"max_steps": max_steps}})
     trainer_cfg.callbacks = None

@@ -10,7 +10,7 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.config import check_config
+from experiments.config import check_config, updates_per_batch
 from experiments.errors import ConfigError, DivergedError, RunInterrupted
 from experiments.record import hparams_of, write_metrics
 
@@ -69,19 +69,32 @@ def build(cfg: DictConfig, checkpoint: dict | None = None):
     return datamodule, model
 
 
-def make_trainer(cfg: DictConfig, output_dir: Path, extra_callbacks: list):
+def make_trainer(
+    cfg: DictConfig, output_dir: Path, extra_callbacks: list, updates_per_batch: int = 1
+):
     """The configured Trainer, logger and callbacks, plus what every run needs whatever the config:
-    atomic checkpoint writes, SLURM-safe signals and `extra_callbacks`."""
+    atomic checkpoint writes, SLURM-safe signals and `extra_callbacks`.
+
+    The config counts validation and logging intervals in optimizer steps; Lightning counts them
+    in batches, each of `updates_per_batch` steps.
+    """
     from experiments.checkpoints import AtomicCheckpointIO
 
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+    in_batches = {}
+    if updates_per_batch > 1:
+        in_batches = {
+            "val_check_interval": cfg.trainer.val_check_interval // updates_per_batch,
+            "log_every_n_steps": cfg.trainer.log_every_n_steps // updates_per_batch,
+        }
     return instantiate(
         cfg.trainer,
         logger=logger,
         callbacks=[*callbacks, *extra_callbacks],
         default_root_dir=output_dir,
         plugins=[AtomicCheckpointIO(), *cluster_plugins()],
+        **in_batches,
     )
 
 
@@ -105,12 +118,15 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError("train=false evaluates a checkpoint: add ckpt_path=PATH")
     started = time.perf_counter()
     datamodule, model = build(cfg, checkpoint)
+    done = checkpoint["global_step"] if checkpoint is not None and cfg.train else 0
+    datamodule.updates_per_batch = updates_per_batch(cfg, done)
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     interrupt = GracefulInterrupt()
-    trainer = make_trainer(cfg, output_dir, [interrupt])
+    trainer = make_trainer(cfg, output_dir, [interrupt], datamodule.updates_per_batch)
 
     status, error, metrics, extra = "failed", None, {}, {}
+    diverged_at = None  # the step whose loss was not finite; later updates of its chunk don't count
     try:
         if cfg.train:
             trainer.fit(
@@ -138,6 +154,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         status = "completed"
     except (DivergedError, RunInterrupted) as err:
         status = "diverged" if isinstance(err, DivergedError) else "interrupted"
+        diverged_at = getattr(err, "step", None)
         error = str(err)
         raise
     except Exception as err:
@@ -145,6 +162,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         raise
     finally:
         steps = trainer.global_step if cfg.train else checkpoint["global_step"]
+        steps = diverged_at if diverged_at is not None else steps
         record = write_metrics(
             output_dir, status, error, steps, time.perf_counter() - started, metrics, **extra
         )
@@ -156,7 +174,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
 
 
 def _floats(metrics: dict) -> dict[str, float]:
-    return {name: float(value) for name, value in metrics.items()}
+    # "step" is the x-axis the module logs for TensorBoard (see LessonModule.log_at_step).
+    return {name: float(value) for name, value in metrics.items() if name != "step"}
 
 
 def _summary(metrics: dict[str, float]) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from experiments.data.batches import EndlessBatches
+from experiments.data.batches import Chunks, EndlessBatches
 from experiments.data.scaler import Scaler
 from experiments.errors import ConfigError
 
@@ -59,6 +59,8 @@ class ArrayDataModule(L.LightningDataModule):
         self.splits: Splits | None = None
         self.scaler: Scaler | None = None
         self.feature_names: list[str] = []
+        # Optimizer updates per Lightning batch; train() sets it (experiments.config).
+        self.updates_per_batch = 1
 
     def load_splits(self) -> Splits:
         raise NotImplementedError
@@ -93,13 +95,17 @@ class ArrayDataModule(L.LightningDataModule):
     def n_outputs(self) -> int:
         return self.splits.y_train.shape[1]
 
-    def train_dataloader(self) -> DataLoader:
-        # Resuming at step k: step k+1 must see the batch it would have seen uninterrupted.
+    def train_stream(self) -> EndlessBatches:
+        """One (x, y) per optimizer update, forever. Resuming at step k, it starts with the batch
+        that step k+1 would have seen uninterrupted."""
         done = self.trainer.global_step if self.trainer is not None else 0
-        stream = EndlessBatches(
+        return EndlessBatches(
             *self.train_xy, self.batch_size, self.replacement, self.seed, skip=done
         )
-        return DataLoader(stream, batch_size=None, num_workers=0)
+
+    def train_dataloader(self) -> DataLoader:
+        chunks = Chunks(self.train_stream(), self.updates_per_batch)
+        return DataLoader(chunks, batch_size=None, num_workers=0)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader([self.val_xy], batch_size=None)

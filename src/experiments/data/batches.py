@@ -2,12 +2,14 @@
 
 Lessons train on 4-row tables, so one DataLoader epoch per step would re-run Lightning's per-epoch
 work (progress-bar reset, loader re-creation) every step. Instead the training set is one endless
-epoch that `trainer.max_steps` ends.
+epoch that `trainer.max_steps` ends. Lightning's per-batch work costs more than a whole update of
+these networks too, so one Lightning batch is a chunk of consecutive batches (`Chunks`), one
+optimizer update each (see `experiments.config.updates_per_batch`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import torch
 from torch import Tensor
@@ -60,3 +62,15 @@ class EndlessBatches(IterableDataset):
             for start in range(0, n, self.batch_size):
                 idx = order[start : start + self.batch_size]
                 yield self.x[idx], self.y[idx]
+
+
+class Chunks(IterableDataset):
+    """Lists of `size` consecutive batches of `batches`: one Lightning batch, `size` updates."""
+
+    def __init__(self, batches: Iterable[tuple[Tensor, Tensor]], size: int) -> None:
+        self.batches, self.size = batches, size
+
+    def __iter__(self) -> Iterator[list[tuple[Tensor, Tensor]]]:
+        batches = iter(self.batches)
+        while True:
+            yield [next(batches) for _ in range(self.size)]

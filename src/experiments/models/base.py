@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import lightning as L
@@ -11,6 +10,7 @@ from torch import Tensor
 from torchmetrics import MeanAbsoluteError, MeanMetric
 from torchmetrics.classification import BinaryAccuracy, BinaryConfusionMatrix
 
+from experiments.checkpoints import recount_batches
 from experiments.errors import DivergedError
 from experiments.models.architecture import Architecture
 
@@ -67,16 +67,42 @@ class LessonModule(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         return torch.optim.SGD(self.parameters(), lr=self.hparams.lr)
 
-    def after_train_step(self, loss: Tensor, batch_idx: int) -> None:
-        """Stop on a non-finite loss; log `train/loss` only every `log_every_n_steps` steps."""
+    def loss_and_gradients(self, x: Tensor, y: Tensor) -> Tensor:
+        """The loss on (x, y), with every parameter's `.grad` set to its gradient."""
+        raise NotImplementedError
+
+    def update(self, x: Tensor, y: Tensor, optimizer) -> Tensor:
+        """One optimizer update on (x, y); returns the loss before it. The step goes through the
+        Lightning-wrapped optimizer, so `global_step` counts updates exactly."""
+        loss = self.loss_and_gradients(x, y)
+        optimizer.step()
+        return loss
+
+    def training_step(self, batches: list[tuple[Tensor, Tensor]], batch_idx: int) -> None:
+        """One update per (x, y) of the chunk (see `experiments.data.batches.Chunks`), then
+        `train/loss` of the last update, every `log_every_n_steps` batches."""
+        optimizer, start = self.optimizers(), self.global_step
+        losses = torch.stack([self.update(x, y, optimizer) for x, y in batches])
+        self.stop_if_diverged(losses, start)
         every = self.trainer.log_every_n_steps
-        logging_step = every > 0 and (batch_idx + 1) % every == 0
-        if logging_step or self.device.type == "cpu":  # a check on GPU would sync every step
-            value = loss.item()
-            if not math.isfinite(value):
-                raise DivergedError(step=self.global_step, loss=value)
-        if logging_step:
-            self.log("train/loss", loss, prog_bar=True)
+        if every > 0 and (batch_idx + 1) % every == 0:
+            self.log_at_step({"train/loss": losses[-1]}, prog_bar=True)
+
+    @staticmethod
+    def stop_if_diverged(losses: Tensor, start: int) -> None:
+        """Raise `DivergedError` naming the first update whose loss is not finite. Checked once a
+        chunk (one read-back: on a GPU, a check per update would wait for the device each time);
+        the chunk's weights are never saved, as no checkpoint is taken inside a batch."""
+        finite = torch.isfinite(losses)
+        if not finite.all():
+            first = int((~finite).nonzero()[0])
+            raise DivergedError(step=start + first, loss=float(losses[first]))
+
+    def log_at_step(self, metrics: dict[str, Tensor], **kwargs) -> None:
+        """`self.log` with the optimizer step as TensorBoard's x-axis: Lightning's default is its
+        batch count, and a batch holds several updates."""
+        self.log_dict(metrics, **kwargs)
+        self.log("step", float(self.global_step))
 
     def validation_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self._evaluate(batch, "val", self.val_metric)
@@ -106,6 +132,12 @@ class LessonModule(L.LightningModule):
             "data": datamodule.state_dict() if datamodule is not None else None,
         }
 
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Resuming with another chunk size (a longer run has longer intervals): Lightning's batch
+        counters are re-expressed in the new size, so validation still falls on exact steps."""
+        if self._trainer is not None and self.trainer.datamodule is not None:
+            recount_batches(checkpoint, self.trainer.datamodule.updates_per_batch)
+
     def predict_step(self, batch: Tensor | tuple[Tensor, ...], batch_idx: int) -> Tensor:
         x = batch[0] if isinstance(batch, (tuple, list)) else batch
         return self(x)
@@ -113,7 +145,9 @@ class LessonModule(L.LightningModule):
     def _evaluate(self, batch: tuple[Tensor, Tensor], stage: str, metric) -> Tensor:
         x, y = batch
         pred = self(x)
-        self.log(f"{stage}/loss", self.compute_loss(pred, y), prog_bar=stage == "val")
         metric.update(pred, y.long() if self.task == "binary" else y)
-        self.log(f"{stage}/{self.metric_name}", metric, prog_bar=stage == "val")
+        self.log_at_step(
+            {f"{stage}/loss": self.compute_loss(pred, y), f"{stage}/{self.metric_name}": metric},
+            prog_bar=stage == "val",
+        )
         return pred

@@ -24,18 +24,20 @@ def _linear(fan_in: int, fan_out: int, bias: bool) -> nn.Linear:
 
 
 class MLPModule(LessonModule):
-    """Automatic optimization: Lightning calls backward and `SGD.step()`."""
+    """Autograd: `manual_backward` of the torch loss, then `SGD.step()`. Optimization is manual
+    so that one Lightning batch can carry several updates (see `LessonModule.training_step`)."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
+        self.automatic_optimization = False
         self.net = build_network(self.arch, _linear, ACTIVATIONS, nn.Sequential)
         self.criterion = LOSSES[self.hparams.loss]
 
     def compute_loss(self, pred: Tensor, y: Tensor) -> Tensor:
         return self.criterion(pred, y)
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> Tensor:
-        x, y = batch
+    def loss_and_gradients(self, x: Tensor, y: Tensor) -> Tensor:
+        self.zero_grad()
         loss = self.criterion(self.net(x), y)
-        self.after_train_step(loss, batch_idx)
-        return loss
+        self.manual_backward(loss)
+        return loss.detach()

@@ -11,11 +11,7 @@ from experiments.models.scratch_layers import ACTIVATIONS, LOSSES, Linear, Seque
 
 
 class ScratchModule(LessonModule):
-    """Manual optimization: forward, loss, hand-written backward, then `optimizer.step()`.
-
-    The step goes through the Lightning-wrapped optimizer so `global_step` advances and
-    `trainer.max_steps` stops training exactly.
-    """
+    """Manual optimization: forward, loss, hand-written backward, then `optimizer.step()`."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
@@ -30,10 +26,8 @@ class ScratchModule(LessonModule):
     def compute_loss(self, pred: Tensor, y: Tensor) -> Tensor:
         return self.loss_fn.forward(pred, y)
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        x, y = batch
+    def loss_and_gradients(self, x: Tensor, y: Tensor) -> Tensor:
         with torch.no_grad():
             loss = self.loss_fn.forward(self.net.forward(x), y)
             self.net.backward(self.loss_fn.backward())
-        self.after_train_step(loss, batch_idx)  # before the update: a NaN loss never reaches W
-        self.optimizers().step()
+        return loss
