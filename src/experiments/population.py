@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -27,7 +28,8 @@ from torch.utils.data import DataLoader, IterableDataset
 from torchmetrics.functional import mean_absolute_error
 from torchmetrics.functional.classification import binary_accuracy, binary_confusion_matrix
 
-from experiments.config import check_config
+from experiments.config import check_config, updates_per_batch
+from experiments.data.batches import Chunks
 from experiments.errors import DivergedError
 from experiments.models.architecture import build_network
 from experiments.models.scratch_layers import ACTIVATIONS, LOSSES, Linear, Sequential
@@ -109,15 +111,19 @@ class PopulationModule(L.LightningModule):
         in_y = 0 if y.dim() == 3 else None
         return vmap(self.torch_loss, in_dims=(0, in_y))(pred, y)
 
-    def training_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
-        x, y = batch
-        opt = self.optimizers()
+    def training_step(self, batches: list[tuple[Tensor, Tensor]], batch_idx: int) -> None:
+        """One update of every member per (x, y) of the chunk, as the ordinary run's."""
+        optimizer = self.optimizers()
+        for x, y in batches:
+            self.update(x, y, optimizer)
+
+    def update(self, x: Tensor, y: Tensor, optimizer) -> None:
         if self.kind == "scratch":
             with torch.no_grad():
                 losses = self.loss_fn.forward(self.net.forward(x), y)
                 self.net.backward(self.loss_fn.backward())
         else:
-            opt.zero_grad()
+            optimizer.zero_grad()
             losses = self.member_losses(self(x), y)
             self.manual_backward(losses.sum())
         self.loss_history.append(losses.detach())
@@ -126,7 +132,7 @@ class PopulationModule(L.LightningModule):
             lr = self.lrs.to(losses.dtype) * torch.isfinite(losses)  # a diverged member stops
             for p in self.parameters():
                 p.grad.mul_(lr.view(-1, *[1] * (p.dim() - 1)))
-        opt.step()
+        optimizer.step()
 
     def note_divergence(self, losses: Tensor) -> None:
         """Like the ordinary run: diverged at the step whose loss is not finite (before its
@@ -224,8 +230,12 @@ def train_population(cfg: DictConfig) -> None:
     trainer_cfg = OmegaConf.merge(cfg, {"trainer": {"max_steps": max_steps}})
     trainer_cfg.callbacks = None
     trainer_cfg.logger = None
-    trainer = make_trainer(trainer_cfg, Path(cfg.output_dir), [recorder])
-    trainer.fit(population, train_dataloaders=DataLoader(stream, batch_size=None))
+    # Whole chunks of updates between the steps where members are evaluated.
+    per_batch = math.gcd(updates_per_batch(trainer_cfg), *recorder.eval_steps)
+    trainer = make_trainer(trainer_cfg, Path(cfg.output_dir), [recorder], per_batch)
+    trainer.fit(
+        population, train_dataloaders=DataLoader(Chunks(stream, per_batch), batch_size=None)
+    )
     log.info("population of %d members trained to %d steps", len(members), max_steps)
     _write_jobs(cfg, plan, members, recorder, population, hydra_choices())
 
