@@ -10,6 +10,7 @@ checkpoint and histogram on the way counts, start-up, the final test and the pic
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import subprocess
 import sys
@@ -37,7 +38,7 @@ ARCH = Architecture(2, 1, (4,), "sigmoid", "sigmoid", True, "normal", 1.0)
 STEPS = 10_000
 
 
-def rate(run: Callable[[int], None], steps: int = STEPS) -> float:
+def rate(run: Callable[[int], object], steps: int = STEPS) -> float:
     """Steps per second of `run(steps)`, after a short warm-up."""
     run(steps // 10)
     started = time.perf_counter()
@@ -70,25 +71,56 @@ class StepClock(Callback):
 CLOCK = "+callbacks.clock._target_=experiments.benchmark.StepClock"
 
 
-def raw_manual_loop(steps: int) -> None:
+# The three loops below train the same network from the same draws of the random generator
+# (tests/test_benchmark.py): each returns its last loss.
+
+
+def raw_manual_loop(steps: int) -> float:
+    """Our scratch layers without Lightning: what the scratch run is compared with."""
     net = build_network(ARCH, Linear, ACTIVATIONS, Sequential)
-    loss, (x, y) = MSELoss(), XOR
+    mse, (x, y) = MSELoss(), XOR
+    loss = torch.tensor(float("nan"))
     with torch.no_grad():
         for _ in range(steps):
-            loss.forward(net.forward(x), y)
-            net.backward(loss.backward())
+            loss = mse.forward(net.forward(x), y)
+            net.backward(mse.backward())
             for p in net.parameters():
                 p -= 2.0 * p.grad
+    return float(loss)
 
 
-def raw_autograd_loop(steps: int) -> None:
+def plain_tensor_loop(steps: int) -> float:
+    """The lessons' own style, for reference: four tensors and the chain rule written out flat.
+    Returns the last loss."""
+    x, y = XOR
+    w1, b1, w2, b2 = torch.randn(4, 2), torch.randn(4), torch.randn(1, 4), torch.randn(1)
+    loss = torch.tensor(float("nan"))
+    for _ in range(steps):
+        h = torch.sigmoid(x @ w1.T + b1)
+        p = torch.sigmoid(h @ w2.T + b2)
+        diff = p - y
+        loss = (diff * diff).mean()
+        grad_z2 = 2 * diff / diff.numel() * p * (1 - p)
+        grad_z1 = grad_z2 @ w2 * h * (1 - h)
+        w2 -= 2.0 * grad_z2.T @ h
+        b2 -= 2.0 * grad_z2.sum(0)
+        w1 -= 2.0 * grad_z1.T @ x
+        b1 -= 2.0 * grad_z1.sum(0)
+    return float(loss)
+
+
+def raw_autograd_loop(steps: int) -> float:
+    """`torch.nn` layers, autograd and SGD without Lightning: what the mlp run is compared with."""
     net = build_network(ARCH, torch_layers._linear, torch_layers.ACTIVATIONS, nn.Sequential)
     optimizer = torch.optim.SGD(net.parameters(), lr=2.0)
     x, y = XOR
+    loss = torch.tensor(float("nan"))
     for _ in range(steps):
         optimizer.zero_grad()
-        nn.functional.mse_loss(net(x), y).backward()
+        loss = nn.functional.mse_loss(net(x), y)
+        loss.backward()
         optimizer.step()
+    return float(loss.detach())
 
 
 def lightning_rate(model: str, out: Path, steps: int = STEPS) -> float:
@@ -99,6 +131,8 @@ def lightning_rate(model: str, out: Path, steps: int = STEPS) -> float:
     from experiments.training import train
 
     def run(n: int) -> dict[str, float]:
+        run_dir = out / f"{model}-{n}"
+        shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run each round, not a fuller folder
         with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
             cfg = compose(
                 "train",
@@ -108,11 +142,11 @@ def lightning_rate(model: str, out: Path, steps: int = STEPS) -> float:
                     f"trainer.max_steps={n}",
                     "callbacks.progress_bar.refresh_rate=0",
                     CLOCK,
-                    f"output_dir={out / f'{model}-{n}'}",
+                    f"output_dir={run_dir}",
                 ],
             )
         train(cfg)
-        return json.loads((Path(cfg.output_dir) / "clock.json").read_text())
+        return json.loads((run_dir / "clock.json").read_text())
 
     run(steps // 10)  # warm-up
     clock = run(steps)
@@ -155,16 +189,28 @@ def main() -> dict[str, float]:
     out.mkdir(parents=True, exist_ok=True)
     python = sys.executable
     figures: dict[str, float] = {}
-    figures["raw manual loop, steps/s"] = rate(raw_manual_loop)
-    figures["raw autograd loop, steps/s"] = rate(raw_autograd_loop)
-    figures["scratch run, steps/s"] = lightning_rate("scratch", out)
-    figures["mlp run, steps/s"] = lightning_rate("mlp", out)
-    figures["scratch / raw manual"] = (
-        figures["scratch run, steps/s"] / figures["raw manual loop, steps/s"]
-    )
-    figures["mlp / raw autograd"] = (
-        figures["mlp run, steps/s"] / figures["raw autograd loop, steps/s"]
-    )
+    # Steps/s move by ±20 % between runs here: medians of 3 rounds, each loop and the run it is
+    # compared with taking turns, so a slow spell hits both sides of a ratio.
+    rounds: dict[str, list[float]] = {}
+    for _ in range(3):
+        for name, measure in [
+            ("raw manual loop, steps/s", lambda: rate(raw_manual_loop)),
+            ("scratch run, steps/s", lambda: lightning_rate("scratch", out)),
+            ("raw autograd loop, steps/s", lambda: rate(raw_autograd_loop)),
+            ("mlp run, steps/s", lambda: lightning_rate("mlp", out)),
+        ]:
+            rounds.setdefault(name, []).append(measure())
+    for name in ["raw manual loop", "raw autograd loop", "scratch run", "mlp run"]:
+        figures[f"{name}, steps/s"] = statistics.median(rounds[f"{name}, steps/s"])
+    figures["plain-tensor manual loop (reference), steps/s"] = rate(plain_tensor_loop)
+    for ratio, run, loop in [
+        ("scratch / raw manual", "scratch run", "raw manual loop"),
+        ("mlp / raw autograd", "mlp run", "raw autograd loop"),
+    ]:
+        figures[ratio] = figures[f"{run}, steps/s"] / figures[f"{loop}, steps/s"]
+        runs, loops = rounds[f"{run}, steps/s"], rounds[f"{loop}, steps/s"]
+        per_round = [r / raw for r, raw in zip(runs, loops, strict=True)]
+        figures[f"{ratio}, lowest round"] = min(per_round)
 
     # Start-up varies by a second or more from one process to the next here: medians of 3,
     # the two commands taking turns.

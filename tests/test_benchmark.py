@@ -1,0 +1,21 @@
+"""The benchmark compares like with like: its loops train the same network the same way."""
+
+import pytest
+import torch
+
+from experiments.benchmark import plain_tensor_loop, raw_autograd_loop, raw_manual_loop
+
+
+def _final_loss(loop, steps: int) -> float:
+    torch.manual_seed(0)
+    return loop(steps)
+
+
+@pytest.mark.parametrize("loop", [plain_tensor_loop, raw_autograd_loop])
+def test_loops_follow_the_same_trajectory(loop) -> None:
+    reference = _final_loss(raw_manual_loop, 300)
+    assert _final_loss(loop, 300) == pytest.approx(reference, rel=1e-5)
+
+
+def test_loops_learn_xor() -> None:
+    assert _final_loss(raw_manual_loop, 3000) < 0.5 * _final_loss(raw_manual_loop, 1)
