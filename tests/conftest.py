@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
@@ -54,3 +55,11 @@ def run_cli(
 
 def read_metrics(run_dir: Path) -> dict:
     return json.loads((run_dir / "metrics.json").read_text())
+
+
+def assert_same_weights(run_dir: str | Path, reference_dir: str | Path) -> None:
+    """The two runs saved bit-identical weights.pth."""
+    expected = torch.load(Path(reference_dir) / "weights.pth", weights_only=True)
+    got = torch.load(Path(run_dir) / "weights.pth", weights_only=True)
+    for name, value in expected.items():
+        assert torch.equal(got[name], value), name

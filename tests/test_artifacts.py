@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import read_metrics, run_cli
+from conftest import assert_same_weights, read_metrics, run_cli
 from PIL import Image
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -35,10 +35,6 @@ MINI_BATCH_CASES = {
 }
 
 
-def weights(run_dir: str) -> dict[str, torch.Tensor]:
-    return torch.load(Path(run_dir) / "weights.pth", weights_only=True)
-
-
 @pytest.mark.parametrize("model", ["scratch", "mlp"])
 @pytest.mark.parametrize("overrides", MINI_BATCH_CASES.values(), ids=MINI_BATCH_CASES.keys())
 def test_resume_from_step_50_equals_an_uninterrupted_100_step_run(make_cfg, model, overrides):
@@ -55,9 +51,7 @@ def test_resume_from_step_50_equals_an_uninterrupted_100_step_run(make_cfg, mode
     record = train(resumed)
 
     assert record["steps"] == 100
-    expected = weights(whole.output_dir)
-    for name, value in weights(resumed.output_dir).items():
-        assert torch.equal(value, expected[name]), name
+    assert_same_weights(resumed.output_dir, whole.output_dir)
     assert record["test/loss"] == read_metrics(Path(whole.output_dir))["test/loss"]
 
 

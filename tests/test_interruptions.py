@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, read_metrics
+from conftest import ROOT, assert_same_weights, read_metrics
 
 from experiments.checkpoints import read_checkpoint
 from experiments.record import write_atomic
@@ -59,10 +59,7 @@ def resume_and_compare(make_cfg, checkpoint: Path, steps: int) -> None:
     whole = make_cfg(*common, quiet=False)
     assert train(resumed)["steps"] == steps
     train(whole)
-    expected = torch.load(Path(whole.output_dir) / "weights.pth", weights_only=True)
-    got = torch.load(Path(resumed.output_dir) / "weights.pth", weights_only=True)
-    for name, value in expected.items():
-        assert torch.equal(got[name], value), name
+    assert_same_weights(resumed.output_dir, whole.output_dir)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -6,8 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
-from conftest import read_metrics
+from conftest import assert_same_weights, read_metrics
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments.checkpoints import read_checkpoint
@@ -27,10 +26,6 @@ DATA = {
     "shuffled mini-batches": ["experiment=heart", "data.batch_size=16", "model.hidden=[4]"],
     "rows drawn with replacement": ["experiment=heart_lesson"],
 }
-
-
-def weights(run_dir: str) -> dict[str, torch.Tensor]:
-    return torch.load(Path(run_dir) / "weights.pth", weights_only=True)
 
 
 def scalar_steps(run_dir: str, tag: str) -> list[int]:
@@ -86,9 +81,7 @@ def test_chunked_run_equals_one_update_per_batch(make_cfg, model, overrides) -> 
     (one, one_record), (chunked, record) = run("1"), run("auto")
     assert updates_per_batch(chunked) == 10
     assert record["steps"] == one_record["steps"] == 1000
-    expected = weights(one.output_dir)
-    for name, value in weights(chunked.output_dir).items():
-        assert torch.equal(value, expected[name]), name
+    assert_same_weights(chunked.output_dir, one.output_dir)
     assert {**record, "seconds": 0} == {**one_record, "seconds": 0}
     assert "step" not in record, "the x-axis is not a metric"
     # TensorBoard's x-axis is the optimizer step, whatever the batch holds.
@@ -118,9 +111,7 @@ def test_resume_across_chunk_sizes_is_exact(make_cfg, model) -> None:
     record = train(resumed)
 
     assert record["steps"] == 1000
-    expected = weights(whole.output_dir)
-    for name, value in weights(resumed.output_dir).items():
-        assert torch.equal(value, expected[name]), name
+    assert_same_weights(resumed.output_dir, whole.output_dir)
     assert record["test/loss"] == read_metrics(Path(whole.output_dir))["test/loss"]
     assert scalar_steps(resumed.output_dir, "val/loss") == [*range(300, 1001, 100), 1000]
     assert scalar_steps(resumed.output_dir, "train/loss") == list(range(260, 1001, 10))

@@ -90,8 +90,7 @@ def raw_manual_loop(steps: int) -> float:
 
 
 def plain_tensor_loop(steps: int) -> float:
-    """The lessons' own style, for reference: four tensors and the chain rule written out flat.
-    Returns the last loss."""
+    """The lessons' own style, for reference: four tensors and the chain rule written out flat."""
     x, y = XOR
     w1, b1, w2, b2 = torch.randn(4, 2), torch.randn(4), torch.randn(1, 4), torch.randn(1)
     loss = torch.tensor(float("nan"))
@@ -191,25 +190,25 @@ def main() -> dict[str, float]:
     figures: dict[str, float] = {}
     # Steps/s move by ±20 % between runs here: medians of 3 rounds, each loop and the run it is
     # compared with taking turns, so a slow spell hits both sides of a ratio.
-    rounds: dict[str, list[float]] = {}
+    measures: dict[str, Callable[[], float]] = {
+        "raw manual loop": lambda: rate(raw_manual_loop),
+        "scratch run": lambda: lightning_rate("scratch", out),
+        "raw autograd loop": lambda: rate(raw_autograd_loop),
+        "mlp run": lambda: lightning_rate("mlp", out),
+    }
+    rounds: dict[str, list[float]] = {name: [] for name in measures}
     for _ in range(3):
-        for name, measure in [
-            ("raw manual loop, steps/s", lambda: rate(raw_manual_loop)),
-            ("scratch run, steps/s", lambda: lightning_rate("scratch", out)),
-            ("raw autograd loop, steps/s", lambda: rate(raw_autograd_loop)),
-            ("mlp run, steps/s", lambda: lightning_rate("mlp", out)),
-        ]:
-            rounds.setdefault(name, []).append(measure())
-    for name in ["raw manual loop", "raw autograd loop", "scratch run", "mlp run"]:
-        figures[f"{name}, steps/s"] = statistics.median(rounds[f"{name}, steps/s"])
+        for name, measure in measures.items():
+            rounds[name].append(measure())
+    for name, values in rounds.items():
+        figures[f"{name}, steps/s"] = statistics.median(values)
     figures["plain-tensor manual loop (reference), steps/s"] = rate(plain_tensor_loop)
     for ratio, run, loop in [
         ("scratch / raw manual", "scratch run", "raw manual loop"),
         ("mlp / raw autograd", "mlp run", "raw autograd loop"),
     ]:
         figures[ratio] = figures[f"{run}, steps/s"] / figures[f"{loop}, steps/s"]
-        runs, loops = rounds[f"{run}, steps/s"], rounds[f"{loop}, steps/s"]
-        per_round = [r / raw for r, raw in zip(runs, loops, strict=True)]
+        per_round = [r / raw for r, raw in zip(rounds[run], rounds[loop], strict=True)]
         figures[f"{ratio}, lowest round"] = min(per_round)
 
     # Start-up varies by a second or more from one process to the next here: medians of 3,

@@ -35,9 +35,9 @@ def recount_batches(checkpoint: dict, updates_per_batch: int) -> None:
     for counts in (progress["total"], progress["current"]):
         for key in counts:
             counts[key] += shift
-    loop.get("epoch_loop.state_dict", {})["_batches_that_stepped"] = (
-        loop.get("epoch_loop.state_dict", {}).get("_batches_that_stepped", 0) + shift
-    )
+    state = loop.get("epoch_loop.state_dict")
+    if state is not None:
+        state["_batches_that_stepped"] = state.get("_batches_that_stepped", 0) + shift
 
 
 # The only classes a checkpoint may name: nothing user-supplied is imported or unpickled.

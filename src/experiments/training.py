@@ -154,7 +154,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         status = "completed"
     except (DivergedError, RunInterrupted) as err:
         status = "diverged" if isinstance(err, DivergedError) else "interrupted"
-        diverged_at = getattr(err, "step", None)
+        diverged_at = err.step if isinstance(err, DivergedError) else None
         error = str(err)
         raise
     except Exception as err:
