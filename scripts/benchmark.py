@@ -1,6 +1,8 @@
-"""Print speed figures measured side by side; writes outputs/benchmark/."""
+"""Print speed figures measured side by side; writes outputs/benchmark/ (about 4 minutes)."""
 
-from experiments.benchmark import main
+from pathlib import Path
+
+from experiments.benchmarks.report import main
 
 if __name__ == "__main__":
-    main()
+    main(Path(__file__).resolve().parents[1])

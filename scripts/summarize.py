@@ -1,5 +1,8 @@
-"""Write a sweep's summary again, e.g. after it was interrupted:
-python scripts/summarize.py outputs/multiruns/<timestamp> [--metric val/acc --mode max]"""
+"""Write a sweep's report again (summary.csv, summary.md, summary.png and, when seeds are swept,
+summary_by_config.csv), e.g. after it was interrupted:
+python scripts/summarize.py outputs/multiruns/<timestamp> [--metric val/acc --mode max]
+Exit status 1 when a job did not complete, or (with one line of error) for a folder that is not
+a sweep."""
 
 import argparse
 import logging
@@ -19,5 +22,5 @@ if __name__ == "__main__":
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     try:
         sys.exit(report(args.sweep_dir, args.metric, args.mode))
-    except FileNotFoundError as err:
+    except OSError as err:  # no job folders there, or one that cannot be read
         sys.exit(f"error: {err}: give the folder of one sweep, outputs/multiruns/<timestamp>")

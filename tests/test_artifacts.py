@@ -10,8 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import assert_same_weights, read_metrics, run_cli
-from PIL import Image
+from helpers import CHECKPOINTS_ONLY, assert_same_weights, non_trivial, read_metrics, run_cli
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments.checkpoints import model_from_checkpoint, read_checkpoint
@@ -19,15 +18,6 @@ from experiments.data import CsvDataModule
 from experiments.data.csv import packaged_heart_csv
 from experiments.predicting import predict
 from experiments.training import train
-
-# Checkpoints on, the rest of the per-run extras off: quick in-process runs that can resume.
-CHECKPOINTS_ONLY = [
-    "~logger",
-    "~callbacks.figures",
-    "~callbacks.histograms",
-    "~callbacks.progress_bar",
-    "+trainer.enable_progress_bar=false",
-]
 
 MINI_BATCH_CASES = {
     "shuffled mini-batches": ["experiment=heart", "data.batch_size=16", "model.hidden=[4]"],
@@ -133,11 +123,6 @@ def test_weights_pth_loads_into_a_plain_torch_nn_network(make_cfg):
     with torch.no_grad():
         assert torch.equal(net(x), trained_model(x))
         assert (net(x) > 0.5).int().ravel().tolist() == [0, 1, 1, 0]
-
-
-def non_trivial(png: Path) -> bool:
-    pixels = np.asarray(Image.open(png).convert("RGB"))
-    return pixels.shape[0] > 100 and len(np.unique(pixels.reshape(-1, 3), axis=0)) > 20
 
 
 @pytest.mark.parametrize(

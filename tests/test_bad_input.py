@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from conftest import run_cli
+from helpers import CHECKPOINTS_ONLY, CONF, run_cli
 
 from experiments.data.csv import packaged_heart_csv
 from experiments.training import train
@@ -118,7 +118,6 @@ def test_no_label_column_says_how_to_name_it(tmp_path) -> None:
 
 @pytest.fixture(scope="module")
 def xor_checkpoint(tmp_path_factory) -> Path:
-    from conftest import CONF
     from hydra import compose, initialize_config_dir
 
     out = tmp_path_factory.mktemp("xor")
@@ -128,9 +127,7 @@ def xor_checkpoint(tmp_path_factory) -> Path:
             overrides=[
                 "experiment=xor",
                 "trainer.max_steps=20",
-                "~logger",
-                "~callbacks.figures",
-                "~callbacks.histograms",
+                *CHECKPOINTS_ONLY,
                 f"output_dir={out}",
             ],
         )

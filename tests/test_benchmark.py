@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from experiments.benchmark import plain_tensor_loop, raw_autograd_loop, raw_manual_loop
+from experiments.benchmarks.loops import plain_tensor_loop, raw_autograd_loop, raw_manual_loop
 
 
 def _final_loss(loop, steps: int) -> float:

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 import torch
-from conftest import read_metrics, run_cli
+from helpers import read_metrics, run_cli
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments.training import train

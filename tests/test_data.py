@@ -80,7 +80,7 @@ def test_table_targets_are_scaled_and_unscaled() -> None:
     assert torch.allclose(dm.train_xy[0].max(0).values, torch.ones(2))
     assert torch.allclose(dm.train_xy[1].ravel(), torch.tensor([0.92, 1.0, 0.89]))
     assert torch.allclose(dm.scaler.inputs([[4, 8]]), torch.tensor([[4 / 3, 8 / 9]]))
-    assert dm.scaler.outputs(torch.tensor([0.9])).item() == pytest.approx(90)
+    assert dm.task.outputs(torch.tensor([0.9])).item() == pytest.approx(90)
 
 
 def _take(stream: EndlessBatches, n: int) -> list[torch.Tensor]:

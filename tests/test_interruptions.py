@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import ROOT, assert_same_weights, read_metrics
+from helpers import CHECKPOINTS_ONLY, ROOT, assert_same_weights, read_metrics
 
+from experiments.atomic import write_atomic
 from experiments.checkpoints import read_checkpoint
-from experiments.record import write_atomic
 from experiments.training import train
 
 # One random row per step (the data stream matters on resume), a checkpoint every 100 steps, and
@@ -52,9 +52,7 @@ def wait_for_checkpoint(process: subprocess.Popen, path: Path, timeout: float = 
 
 def resume_and_compare(make_cfg, checkpoint: Path, steps: int) -> None:
     """Resume to `steps` and compare with an uninterrupted run of `steps` from the start."""
-    quiet = ["~logger", "~callbacks.figures", "~callbacks.histograms", "~callbacks.progress_bar"]
-    common = ["experiment=heart_lesson", f"trainer.max_steps={steps}", *quiet]
-    common.append("+trainer.enable_progress_bar=false")
+    common = ["experiment=heart_lesson", f"trainer.max_steps={steps}", *CHECKPOINTS_ONLY]
     resumed = make_cfg(*common, f"ckpt_path={checkpoint}", quiet=False)
     whole = make_cfg(*common, quiet=False)
     assert train(resumed)["steps"] == steps

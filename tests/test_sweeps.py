@@ -3,35 +3,15 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
-from conftest import ROOT, read_metrics
+from helpers import job_dirs, multirun, non_trivial, read_metrics, run_script
 from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
-from test_artifacts import non_trivial
 
 pytestmark = pytest.mark.slow
-
-
-def multirun(*args: str, sweep_dir: Path, timeout: int = 300) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.run(
-        [sys.executable, "scripts/train.py", "-m", *args, f"hydra.sweep.dir={sweep_dir}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-
-
-def job_dirs(sweep_dir: Path) -> list[Path]:
-    return sorted((d for d in sweep_dir.iterdir() if d.name.isdigit()), key=lambda d: int(d.name))
 
 
 def assert_summary_matches_jobs(sweep_dir: Path, n_jobs: int) -> pd.DataFrame:
@@ -137,13 +117,7 @@ def test_summary_can_be_rewritten_and_reports_missing_jobs(tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     (sweep_dir / "1" / "metrics.json").unlink()  # as if killed before it finished
 
-    again = subprocess.run(
-        [sys.executable, "scripts/summarize.py", str(sweep_dir)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    again = run_script("summarize.py", str(sweep_dir))
     assert again.returncode == 1
     summary = pd.read_csv(sweep_dir / "summary.csv")
     assert list(summary["status"]) == ["completed", "missing"]

@@ -11,7 +11,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-from conftest import read_metrics, run_cli
+from helpers import read_metrics, run_cli
 
 
 def free_port() -> int:

@@ -6,21 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import assert_same_weights, read_metrics
+from helpers import LOGGED, assert_same_weights, read_metrics
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments.checkpoints import read_checkpoint
-from experiments.config import updates_per_batch
+from experiments.chunking import chunk_size as updates_per_batch
 from experiments.errors import ConfigError, DivergedError
 from experiments.training import train
 
-# TensorBoard and checkpoints on; pictures, histograms and the progress bar off.
-LOGGED = [
-    "~callbacks.figures",
-    "~callbacks.histograms",
-    "~callbacks.progress_bar",
-    "+trainer.enable_progress_bar=false",
-]
 DATA = {
     "full batch": ["experiment=xor"],
     "shuffled mini-batches": ["experiment=heart", "data.batch_size=16", "model.hidden=[4]"],

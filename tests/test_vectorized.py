@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
-from test_sweeps import multirun
+from helpers import multirun
 
 pytestmark = pytest.mark.slow
 
@@ -18,6 +18,13 @@ CASES = {
     "mlp, full batch": ["experiment=xor", "model=mlp"],
     "scratch, per-seed mini-batches": ["experiment=heart", "model=scratch", "data.batch_size=16"],
     "mlp, rows drawn with replacement": ["experiment=heart_lesson", "model=mlp"],
+    "scratch, momentum": ["experiment=xor", "model=scratch", "model.optimizer=momentum"],
+    "mlp, adam, mini-batches": [
+        "experiment=heart",
+        "model=mlp",
+        "model.optimizer=adam",
+        "data.batch_size=16",
+    ],
 }
 METRIC_TOLERANCE = 1e-6  # torchmetrics keeps some states in float32 in the ordinary run
 
@@ -50,3 +57,23 @@ def test_vectorized_sweep_equals_the_ordinary_sweep(tmp_path, case) -> None:
     assert sorted(p.name for p in Path(vectorized).glob("*/tensorboard/*")) == sorted(
         p.name for p in Path(ordinary).glob("*/tensorboard/*")
     ), "one TensorBoard run per grid point, named by its overrides"
+
+
+def test_a_failing_population_is_recorded_and_the_sweep_goes_on(tmp_path) -> None:
+    """One outer group's value is wrong: its grid points are recorded failed, the other group's
+    train, the summary covers all, and the command exits non-zero."""
+    sweep = tmp_path / "sweep"
+    grid = ["model.activation=swish,sigmoid", "model.lr=0.5,2.0", "trainer.max_steps=20"]
+    done = multirun("experiment=xor", *grid, "hydra/sweeper=vectorized", sweep_dir=sweep)
+    assert done.returncode == 1, done.stderr[-3000:]
+    assert "Traceback" not in done.stderr
+    summary = pd.read_csv(sweep / "summary.csv")
+    assert len(summary) == 4
+    status = dict(zip(summary["model.activation"], summary["status"], strict=False))
+    by_activation = summary.groupby("model.activation")["status"].agg(set).to_dict()
+    assert by_activation == {"swish": {"failed"}, "sigmoid": {"completed"}}, status
+    assert (
+        summary.loc[summary["model.activation"] == "swish", "error"]
+        .str.contains("model.activation='swish' is unknown")
+        .all()
+    )

@@ -6,7 +6,6 @@ import signal
 from pathlib import Path
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import TensorBoardLogger
@@ -44,9 +43,8 @@ def _tensorboard(trainer: L.Trainer):
 
 
 class LessonFigures(Callback):
-    """Loss curves after training; after testing, the task's pictures: confusion matrix and, for
-    two inputs, the decision boundary (classification), or predictions vs targets (regression).
-    Each is saved as `<run>/<name>.png` and shown in TensorBoard's Images tab."""
+    """Loss curves after training; after testing, the task's pictures (`Task.pictures`). Each is
+    saved as `<run>/<name>.png` and shown in TensorBoard's Images tab."""
 
     def __init__(self) -> None:
         self.train_loss: list[tuple[int, float]] = []
@@ -70,21 +68,18 @@ class LessonFigures(Callback):
         self._publish(trainer, "loss_curves", curves)
 
     def on_test_end(self, trainer: L.Trainer, pl_module) -> None:
-        from experiments import figures
+        from experiments.inference import predict_raw
 
         datamodule = trainer.datamodule
-        scaler = datamodule.scaler
-        x, y = datamodule.test_xy
-        predict = pl_module.infer
-        if datamodule.task == "regression":
-            fig = figures.predictions_vs_targets(scaler.outputs(predict(x)), scaler.outputs(y))
-            self._publish(trainer, "predictions_vs_targets", fig)
-            return
-        self._publish(trainer, "confusion_matrix", figures.confusion_matrix(predict(x), y))
-        if datamodule.n_features == 2:
-            raw = torch.as_tensor(datamodule.splits.x_test, dtype=torch.float32)
-            fig = figures.decision_boundary(lambda g: predict(scaler.inputs(g)), raw, y)
-            self._publish(trainer, "decision_boundary", fig)
+        task = datamodule.task
+        splits = datamodule.splits
+        pictures = task.pictures(
+            lambda rows: predict_raw(pl_module, datamodule.scaler, task, rows),
+            splits.x_test,
+            splits.y_test,
+        )
+        for name, fig in pictures.items():
+            self._publish(trainer, name, fig)
 
     @staticmethod
     def _publish(trainer: L.Trainer, name: str, fig) -> None:

@@ -1,4 +1,5 @@
-"""Reading our checkpoints safely (`weights_only=True`) and rebuilding the model they hold."""
+"""Checkpoints: written whole (`AtomicCheckpointIO`), read safely (`weights_only=True`), and
+turned back into the model, scaler and task they hold."""
 
 from __future__ import annotations
 
@@ -8,9 +9,11 @@ from typing import Any
 import torch
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
+from experiments.architecture import Architecture
+from experiments.atomic import write_atomic
 from experiments.data.scaler import Scaler
 from experiments.errors import ConfigError, missing_checkpoint
-from experiments.record import write_atomic
+from experiments.tasks import Task, task_from_state
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -22,22 +25,6 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 
     def save_checkpoint(self, checkpoint: dict, path, storage_options=None) -> None:
         write_atomic(Path(path), lambda f: torch.save(checkpoint, f))
-
-
-def recount_batches(checkpoint: dict, updates_per_batch: int) -> None:
-    """Lightning's training-batch counters of `checkpoint`, in place, as if every batch so far
-    had held `updates_per_batch` updates: Lightning validates and logs by batch count."""
-    loop = checkpoint.get("loops", {}).get("fit_loop", {})
-    progress = loop.get("epoch_loop.batch_progress")
-    if not progress:
-        return
-    shift = checkpoint["global_step"] // updates_per_batch - progress["total"]["processed"]
-    for counts in (progress["total"], progress["current"]):
-        for key in counts:
-            counts[key] += shift
-    state = loop.get("epoch_loop.state_dict")
-    if state is not None:
-        state["_batches_that_stepped"] = state.get("_batches_that_stepped", 0) + shift
 
 
 # The only classes a checkpoint may name: nothing user-supplied is imported or unpickled.
@@ -81,8 +68,10 @@ def model_from_checkpoint(checkpoint: dict[str, Any]):
     return model.eval()
 
 
-def scaler_from_checkpoint(checkpoint: dict[str, Any]) -> Scaler:
-    return Scaler.from_state(checkpoint["experiments"]["data"])
+def preprocessing_from_checkpoint(checkpoint: dict[str, Any]) -> tuple[Scaler, Task]:
+    """The fitted scaler and the task: what turns raw rows into model inputs and back."""
+    state = checkpoint["experiments"]["data"]
+    return Scaler.from_state(state["scaler"]), task_from_state(state["task"])
 
 
 def check_same_architecture(checkpoint: dict[str, Any], model, path: str | Path) -> None:
@@ -93,7 +82,7 @@ def check_same_architecture(checkpoint: dict[str, Any], model, path: str | Path)
     this = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     if saved_class != this_class or saved != this:
         was = _describe(saved_class, checkpoint["hyper_parameters"])
-        now = _describe(this_class, dict(model.hparams))
+        now = _describe(this_class, model.hparams)
         raise ConfigError(
             f"ckpt_path={path} holds another architecture ({was}; this run: {now}): "
             "resume with the checkpoint's own experiment, model and model.* settings"
@@ -101,6 +90,6 @@ def check_same_architecture(checkpoint: dict[str, Any], model, path: str | Path)
 
 
 def _describe(model_class: str, hparams: dict[str, Any]) -> str:
-    name = model_class.rsplit(".", 1)[-1]
-    sizes = [hparams["n_inputs"], *hparams["hidden"], hparams["n_outputs"]]
-    return f"{name} {'-'.join(map(str, sizes))} bias={hparams['bias']}"
+    keys = {k: v for k, v in hparams.items() if k not in ("n_inputs", "n_outputs", "task")}
+    arch = Architecture.from_config(keys, hparams["n_inputs"], hparams["n_outputs"])
+    return f"{model_class.rsplit('.', 1)[-1]} {arch.describe()}"

@@ -23,8 +23,14 @@ def _is_multirun() -> bool:
 
 
 def _record_failure(cfg: DictConfig, err: BaseException) -> None:
-    """A job that failed before train() could record it (a bad value, say): its metrics.json."""
-    from experiments.record import write_metrics
+    """A job that failed before train() could record it (a bad value, say): its metrics.json;
+    a vectorized population: every grid point it held."""
+    if cfg.get("population_plan"):
+        from experiments.vectorized import record_failure
+
+        record_failure(cfg, err)
+        return
+    from experiments.results import write_metrics
 
     output_dir = Path(cfg.output_dir)
     if not (output_dir / "metrics.json").exists():
@@ -48,16 +54,16 @@ def run_training(cfg: DictConfig) -> float | None:
     exits non-zero at the end. Ctrl+C or SIGTERM stops a sweep too: the finished jobs stay, and
     `scripts/summarize.py` reports them.
     """
-    from experiments.training import train
-
     silence_known_warnings()
-    if cfg.get("population_plan"):  # a job of hydra/sweeper=vectorized
-        from experiments.population import train_population
-
-        train_population(cfg)
-        return None
     multirun = _is_multirun()
     try:
+        if cfg.get("population_plan"):  # a job of hydra/sweeper=vectorized
+            from experiments.vectorized import train_population
+
+            train_population(cfg)
+            return None
+        from experiments.training import train
+
         record = train(cfg)
     except ExperimentError as err:
         log.error("%s", err)

@@ -8,9 +8,14 @@ from pathlib import Path
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.checkpoints import model_from_checkpoint, read_checkpoint, scaler_from_checkpoint
+from experiments.checkpoints import (
+    model_from_checkpoint,
+    preprocessing_from_checkpoint,
+    read_checkpoint,
+)
 from experiments.data.scaler import Scaler
 from experiments.errors import ConfigError, DataError, missing_csv
+from experiments.inference import predict_raw
 
 log = logging.getLogger(__name__)
 
@@ -48,18 +53,11 @@ def predict(cfg: DictConfig):
     import pandas as pd
 
     checkpoint = read_checkpoint(cfg.ckpt_path)
-    scaler = scaler_from_checkpoint(checkpoint)
+    scaler, task = preprocessing_from_checkpoint(checkpoint)
     rows = read_inputs(cfg, scaler)
     model = model_from_checkpoint(checkpoint)
-    outputs = scaler.outputs(model.infer(scaler.inputs(rows))).numpy()
-
-    table = pd.DataFrame(rows, columns=scaler.feature_names)
-    if scaler.task == "binary":
-        table["probability"] = outputs[:, 0]
-        table["predicted"] = (outputs[:, 0] > 0.5).astype(int)
-    else:
-        for j in range(outputs.shape[1]):
-            table[f"prediction_{j}"] = outputs[:, j]
+    outputs = predict_raw(model, scaler, task, rows).numpy()
+    table = pd.DataFrame(rows, columns=scaler.feature_names).assign(**task.output_columns(outputs))
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(output_dir / "predictions.csv", index=False)

@@ -1,9 +1,20 @@
-"""The sweep report: one row per job, written at the sweep root when a multirun ends.
+"""The sweep report, written at the sweep root when a multirun ends (`SweepSummary`, the Hydra
+callback) or again by `scripts/summarize.py`. Job folders without metrics.json are `missing`.
 
-`summarize(sweep_dir)` reads every job's `.hydra/overrides.yaml` and `metrics.json` (a job without
-one is `missing`: killed, or still running) and writes `summary.csv`, `summary.md` and
-`summary.png`. `SweepSummary` is the Hydra callback that calls it; `scripts/summarize.py` runs it
-again over any sweep folder.
+- `summary.csv`, `summary.md`: one row per job, in job order: `job`, the swept keys (`seed`
+  last), `status`, the optimized metric, other `val/` metrics, `train/`, `test/` (confusion counts
+  last), other metrics, `steps`, `seconds`, `error`, `overrides` (the Markdown leaves it out and
+  names the overrides every job shares above its table).
+- `summary_by_config.csv`, when `seed` is swept (seeds are replicates): one row per configuration
+  (jobs that differ only by seed), sorted by its swept values, `n` (completed jobs), `jobs` (all
+  its job numbers), then per numeric metric `<metric>_mean`, `<metric>_std` (ddof=1, NaN for
+  n=1), `<metric>_ci95_low`, `<metric>_ci95_high` (mean -/+ t(0.975, n-1) * std / sqrt(n)).
+  summary.md repeats it as a second table of `mean ± std`, with the optimized metric's interval.
+- `summary.png` (`experiments.sweep_figures`): the metric over the swept axes, ★ on the best.
+
+The best is a job when no seed is swept, else the configuration with the best MEAN over its seeds
+(among those whose every seed completed, if any did). Swept values other than numbers (text,
+null, booleans, lists) stay the override's text; values sort numbers first, then text.
 """
 
 from __future__ import annotations
@@ -11,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import numbers
 import sys
 from pathlib import Path
 from typing import Any
@@ -22,164 +34,257 @@ from omegaconf import DictConfig
 log = logging.getLogger(__name__)
 
 FIXED_COLUMNS = ["job", "overrides", "status", "error", "steps", "seconds"]
-# Preferred axes of the picture, when swept: the mission's lr x iterations grid.
-PREFERRED_AXES = ["model.lr", "trainer.max_steps"]
+PREFERRED_AXES = ["model.lr", "trainer.max_steps"]  # the picture's axes when swept
+SEED = "seed"
+CONFUSION = ["test/tn", "test/fp", "test/fn", "test/tp", "test/confusion"]
 
 
 def _parse_value(text: str) -> Any:
-    """'0.1' -> 0.1, '1000' -> 1000, 'mlp' -> 'mlp' (YAML's reading of an override value)."""
+    """'0.1' -> 0.1, '1e-3' -> 0.001, '-1' -> -1; anything else ('mlp', 'null', 'true', '[4]')
+    stays the override's text, so every value is hashable and none is NaN."""
     try:
         value = yaml.safe_load(text)
-    except yaml.YAMLError:
+        value = float(text) if isinstance(value, str) else value
+    except (yaml.YAMLError, ValueError):
         return text
-    return value if isinstance(value, (int, float, str)) and not isinstance(value, bool) else text
+    return value if is_number(value) and math.isfinite(value) else text
 
 
-def read_job(job_dir: Path) -> dict[str, Any]:
+def _read_job(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(values by override key, the record: job, overrides and metrics.json) of a job folder."""
     overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
-    row: dict[str, Any] = {"job": int(job_dir.name), "overrides": " ".join(overrides)}
-    row.update(
-        {k: _parse_value(v) for k, _, v in (o.lstrip("+~").partition("=") for o in overrides)}
-    )
-    metrics_file = job_dir / "metrics.json"
-    if metrics_file.is_file():
-        record = json.loads(metrics_file.read_text())
-        record.pop("predictions", None)
-        row.update(record)
-    else:
-        row.update(
-            status="missing", error="no metrics.json: the job was killed or is still running"
-        )
-    return row
+    values = {k: _parse_value(v) for k, _, v in (o.lstrip("+~").partition("=") for o in overrides)}
+    record: dict[str, Any] = {"job": int(job_dir.name), "overrides": " ".join(overrides)}
+    try:
+        record.update(json.loads((job_dir / "metrics.json").read_text()))
+    except FileNotFoundError:
+        record.update(status="missing", error="no metrics.json: killed, or still running")
+    except (OSError, ValueError) as err:
+        record.update(status="missing", error=f"metrics.json unreadable: {err}")
+    record.pop("predictions", None)
+    record.setdefault("status", "missing")
+    return values, record
 
 
 def collect(sweep_dir: Path):
-    """A DataFrame with one row per job folder (named by its job number), in job order."""
+    """A DataFrame with one row per job folder (named by its job number), in job order; its
+    `attrs["keys"]` lists the override keys."""
     import pandas as pd
 
-    jobs = [
-        d
-        for d in sweep_dir.iterdir()
-        if d.name.isdigit() and (d / ".hydra/overrides.yaml").exists()
-    ]
+    jobs = [p.parents[1] for p in Path(sweep_dir).glob("*/.hydra/overrides.yaml")]
+    jobs = sorted((d for d in jobs if d.name.isdigit()), key=lambda d: int(d.name))
     if not jobs:
-        raise FileNotFoundError(
-            f"{sweep_dir} holds no job folders (<number>/.hydra/overrides.yaml)"
-        )
-    return pd.DataFrame([read_job(d) for d in sorted(jobs, key=lambda d: int(d.name))])
+        raise FileNotFoundError(f"{sweep_dir} holds no job folders (<job>/.hydra/overrides.yaml)")
+    read = [_read_job(d) for d in jobs]
+    keys = list(dict.fromkeys(k for values, _ in read for k in values))
+    table = pd.DataFrame([{k: v.get(k, "(unset)") for k in keys} | r for v, r in read])
+    table.attrs["keys"] = [k for k in keys if k not in FIXED_COLUMNS]
+    return table
 
 
 def swept_keys(table) -> list[str]:
-    """Override keys whose value differs between jobs, preferred axes first."""
-    keys = [
-        c
-        for c in table.columns
-        if "=" not in c and c not in FIXED_COLUMNS and "/" not in c and table[c].nunique() > 1
-    ]
-    rank = {key: i for i, key in enumerate(PREFERRED_AXES)}
-    return sorted(keys, key=lambda k: rank.get(k, len(rank)))  # stable: others keep their order
+    """Override keys whose value differs between jobs: preferred axes first, seed last."""
+    keys = [k for k in table.attrs.get("keys", []) if table[k].nunique(dropna=False) > 1]
+    rank = {key: i for i, key in enumerate([*PREFERRED_AXES, None, SEED])}
+    return sorted(keys, key=lambda k: rank.get(k, rank[None]))  # stable: others keep their order
+
+
+def is_number(value: Any) -> bool:
+    """A real number, neither NaN nor a boolean."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
+
+
+def sort_key(value: Any) -> tuple:
+    """Numbers first, by value; then everything else by its text."""
+    return (0, float(value), "") if is_number(value) else (1, 0.0, str(value))
+
+
+def show(value: Any, exact: bool = False) -> str:
+    """A value as a person reads it: integral numbers as integers, others to 4 digits (or all of
+    them, `exact`, as in an override to copy)."""
+    if is_number(value):
+        integral = float(value).is_integer() and abs(value) < 1e15
+        return str(int(value)) if integral else str(value) if exact else f"{value:.4g}"
+    return "" if value is None or value != value else str(value)  # None, NaN: empty
+
+
+def plus_minus(mean: float, std: float, digits: int = 2) -> str:
+    """'0.182 ± 0.010': the spread to `digits` significant digits, the mean to as many places."""
+    if math.isnan(mean) or math.isnan(std):
+        return show(mean)
+    places = digits - 1 - math.floor(math.log10(std)) if std > 0 else -1
+    if not 0 <= places <= 6:
+        return f"{show(mean)} ± {std:.{digits}g}"
+    return f"{mean:.{places}f} ± {std:.{places}f}"
+
+
+def ordered_columns(table, axes: list[str], metric: str) -> list[str]:
+    """job, swept keys, status, the metric, val/, train/, test/ (confusion last), other metrics,
+    steps, seconds, anything else but the unswept keys, error, overrides."""
+    keys = {*axes, *table.attrs.get("keys", [])}
+    metrics = [c for c in table.columns if "/" in c and c not in keys and c != metric]
+
+    def group(prefix: str) -> list[str]:
+        chosen = [c for c in metrics if c.startswith(prefix) and c not in CONFUSION]
+        return sorted(chosen, key=lambda c: (not c.endswith("/loss"), c))
+
+    lead = ["job", *axes, "status", metric, *group("val/"), *group("train/"), *group("test/")]
+    lead += [c for c in CONFUSION if c in metrics]
+    lead = [c for c in lead + sorted(set(metrics) - set(lead)) if c in table.columns]
+    rest = set(lead) | set(FIXED_COLUMNS) | keys
+    tail = ["steps", "seconds", *(c for c in table.columns if c not in rest), "error", "overrides"]
+    return lead + [c for c in tail if c in table.columns]
+
+
+def by_config(table, axes: list[str], metric: str):
+    """The per-configuration table of summary_by_config.csv (see the module docstring)."""
+    import pandas as pd
+    from scipy import stats
+
+    keys = [k for k in axes if k != SEED]
+    metrics = [c for c in ordered_columns(table, axes, metric) if "/" in c and c not in axes]
+    metrics = [c for c in metrics if pd.api.types.is_numeric_dtype(table[c])]
+    rows = []
+    for config, jobs in table.groupby(keys, sort=False, dropna=False) if keys else [((), table)]:
+        done = jobs[jobs["status"] == "completed"]
+        row = dict(zip(keys, config, strict=True))
+        row |= {"n": len(done), "jobs": " ".join(str(j) for j in jobs["job"])}
+        for m in metrics:
+            values = done[m].astype(float)
+            mean, std, count = values.mean(), values.std(), values.count()
+            half = stats.t.ppf(0.975, count - 1) * std / math.sqrt(count) if count > 1 else math.nan
+            row |= {f"{m}_mean": mean, f"{m}_std": std}
+            row |= {f"{m}_ci95_low": mean - half, f"{m}_ci95_high": mean + half}
+        rows.append(row)
+    return pd.DataFrame(sorted(rows, key=lambda row: [sort_key(row[k]) for k in keys]))
+
+
+def _pick(frame, column: str, mode: str):
+    """The row with the best value in `column`, or None."""
+    if column not in frame.columns or frame[column].isna().all():
+        return None
+    return frame.loc[frame[column].idxmin() if mode == "min" else frame[column].idxmax()]
 
 
 def best_job(table, metric: str, mode: str):
     """The completed job with the best value of `metric` (a validation metric), or None."""
-    done = table[(table["status"] == "completed")]
-    if metric not in done.columns or done[metric].isna().all():
-        return None
-    index = done[metric].idxmin() if mode == "min" else done[metric].idxmax()
-    return table.loc[index]
+    return _pick(table[table["status"] == "completed"], metric, mode)
 
 
-def summarize(sweep_dir: Path, metric: str = "val/loss", mode: str = "min"):
-    """Write summary.csv, summary.md and summary.png at the sweep root; return the table."""
-    table = collect(sweep_dir)
-    axes = swept_keys(table)
-    metric_columns = sorted(c for c in table.columns if "/" in c)
-    ordered = ["job", *axes, "status", "steps", "seconds", *metric_columns, "error", "overrides"]
-    table = table[[c for c in ordered if c in table.columns]]
-    table.to_csv(sweep_dir / "summary.csv", index=False)
-    (sweep_dir / "summary.md").write_text(_markdown(table, metric, mode))
-    _picture(table, axes, metric).savefig(sweep_dir / "summary.png", dpi=100)
-    return table
+def best_config(configs, metric: str, mode: str):
+    """The configuration with the best mean over its seeds, among those whose every seed
+    completed if there are any; None when no configuration has a mean."""
+    whole = configs[configs["n"] == configs["jobs"].str.split().str.len()]
+    best = _pick(whole, f"{metric}_mean", mode)
+    return best if best is not None else _pick(configs, f"{metric}_mean", mode)
 
 
-def _markdown(table, metric: str, mode: str) -> str:
-    shown = table.drop(columns=["overrides"]).fillna("")
-    lines = [shown.to_markdown(index=False, floatfmt=".4g"), ""]
-    best = best_job(table, metric, mode)
-    if best is not None:
-        lines.append(f"Best job by {metric} ({mode}): {int(best['job'])}: {best['overrides']}")
+def _best(table, axes: list[str], configs, metric: str, mode: str):
+    """(the best line, the best's swept values for the picture), or (None, None)."""
+    tests = [c for c in table.columns if c.startswith("test/")]
+    best = best_job(table, metric, mode) if configs is None else best_config(configs, metric, mode)
+    if best is None:
+        return None, None
+    if configs is None:
+        scores = ", ".join(f"{c} {show(best[c])}" for c in tests if is_number(best[c]))
+        line = f"best job {best['job']} by {metric} = {best[metric]:.4g}: {best['overrides']}"
+        return f"{line} ({scores})", {k: best[k] for k in ["job", *axes]}
+    keys = [k for k in axes if k != SEED]
+    name = " ".join(f"{k}={show(best[k], True)}" for k in keys) or "every job (only seed varies)"
+    tests = [c for c in tests if f"{c}_mean" in best.index]  # numbers only
+    stats = {c: plus_minus(best[f"{c}_mean"], best[f"{c}_std"]) for c in [metric, *tests]}
+    scores = ", ".join(f"{c} {text}" for c, text in stats.items() if c != metric and text)
+    seeds = f"{best['n']} seed{'s' if best['n'] != 1 else ''}"
+    line = f"best configuration by mean {metric} over {seeds}: {name} = {stats[metric]}"
+    return f"{line}{'; ' * bool(scores)}{scores} (jobs {best['jobs']})", {k: best[k] for k in keys}
+
+
+def _md_table(frame, right: list[str]) -> list[str]:
+    """A Markdown table of the cells as `show` writes them; the `right` columns aligned right."""
+
+    def cell(value: Any) -> str:
+        return show(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |"]
+    lines.append("|" + "|".join("---:" if c in right else "---" for c in frame.columns) + "|")
+    return lines + ["| " + " | ".join(map(cell, r)) + " |" for r in frame.itertuples(index=False)]
+
+
+def _config_table(configs, keys: list[str], metric: str):
+    """summary.md's view of the per-configuration table: 'mean ± std' cells."""
+    shown = configs[keys].copy()
+    counts = zip(configs["n"], configs["jobs"].str.split().str.len(), strict=True)
+    shown["n"] = [f"{n}" if n == of else f"{n} of {of}" for n, of in counts]
+    for m in [c.removesuffix("_mean") for c in configs.columns if c.endswith("_mean")]:
+        stats = zip(configs[f"{m}_mean"], configs[f"{m}_std"], strict=True)
+        shown[m] = [plus_minus(mean, std) for mean, std in stats]
+        if m == metric:
+            bounds = zip(configs[f"{m}_ci95_low"], configs[f"{m}_ci95_high"], strict=True)
+            shown[f"{m} 95 % CI"] = [f"{a:.4g} to {b:.4g}" if a == a else "" for a, b in bounds]
+    return shown
+
+
+def _markdown(table, axes, configs, best, shared, metric: str, mode: str, name: str) -> str:
+    from pandas.api.types import is_numeric_dtype
+
+    better = "lower" if mode == "min" else "higher"
+    done = f"{(table['status'] == 'completed').sum()} completed; {metric}: {better} is better"
+    lines = [f"# Sweep {name}: {len(table)} jobs, {done}", ""]
+    lines += [f"Every job: {' '.join(shared)}", ""] if shared else []
+    shown = table.drop(columns=["overrides"])
+    lines += _md_table(shown, [c for c in shown.columns if is_numeric_dtype(shown[c])])
+    lines += ["", best or f"No completed job has {metric}."]
+    if configs is not None:
+        keys = [k for k in axes if k != SEED]
+        shown = _config_table(configs, keys, metric)
+        left = [k for k in keys if not is_numeric_dtype(configs[k])]
+        lines += ["", "## By configuration: mean ± std over seeds (n completed)", ""]
+        lines += _md_table(shown, [c for c in shown.columns if c not in left])
     return "\n".join(lines) + "\n"
 
 
-def _picture(table, axes: list[str], metric: str):
-    """A heatmap of the metric over the first two swept axes (mean over any others), or a line
-    plot over one axis; failed jobs leave empty cells."""
-    import numpy as np
+def _write(sweep_dir: Path, metric: str, mode: str):
+    """Write the report's files at the sweep root; return (table, configs, best line)."""
+    from experiments import sweep_figures
 
-    from experiments import figures
+    table = collect(sweep_dir)
+    axes = swept_keys(table)
+    shared = [f"{k}={show(table[k].iloc[0], True)}" for k in table.attrs["keys"] if k not in axes]
+    table = table[ordered_columns(table, axes, metric)]
+    seeded = SEED in axes and (table["status"] == "completed").any()
+    configs = by_config(table, axes, metric) if seeded else None
+    best, best_values = _best(table, axes, configs, metric, mode)
+    table.to_csv(sweep_dir / "summary.csv", index=False)
+    (sweep_dir / "summary_by_config.csv").unlink(missing_ok=True)  # an earlier report's
+    if configs is not None:
+        configs.to_csv(sweep_dir / "summary_by_config.csv", index=False)
+    markdown = _markdown(table, axes, configs, best, shared, metric, mode, sweep_dir.name)
+    (sweep_dir / "summary.md").write_text(markdown)
+    sweep_figures.save(sweep_dir / "summary.png", table, axes, metric, mode, best_values)
+    return table, configs, best
 
-    plt = figures.plt
-    values = table.assign(**{metric: table.get(metric, np.nan)})
-    values.loc[values["status"] != "completed", metric] = np.nan
-    fig, ax = plt.subplots(figsize=(7, 5))
-    if len(axes) >= 2:
-        from matplotlib import patheffects
 
-        outline = [patheffects.withStroke(linewidth=2, foreground="black")]
-        grid = values.pivot_table(
-            index=axes[1], columns=axes[0], values=metric, aggfunc="mean", dropna=False
-        )
-        grid = grid.reindex(
-            index=sorted(values[axes[1]].unique()), columns=sorted(values[axes[0]].unique())
-        )
-        image = ax.imshow(grid.to_numpy(dtype=float), cmap="viridis", aspect="auto", origin="lower")
-        fig.colorbar(image, ax=ax, label=metric)
-        ax.set_xticks(range(grid.shape[1]), [str(c) for c in grid.columns])
-        ax.set_yticks(range(grid.shape[0]), [str(i) for i in grid.index])
-        for (i, j), value in np.ndenumerate(grid.to_numpy(dtype=float)):
-            label = "failed" if math.isnan(value) else f"{value:.3g}"
-            ax.text(j, i, label, ha="center", va="center", color="white", path_effects=outline)
-        ax.set(xlabel=axes[0], ylabel=axes[1])
-    elif axes:
-        line = values.groupby(axes[0])[metric].mean().sort_index()
-        ax.plot([str(x) for x in line.index], line.to_numpy(), "o-")
-        ax.set(xlabel=axes[0], ylabel=metric)
-        ax.grid(alpha=0.3)
-    else:
-        ax.bar([str(j) for j in values["job"]], values[metric])
-        ax.set(xlabel="job", ylabel=metric)
-    ax.set_title(f"{metric} over the sweep")
-    fig.tight_layout()
-    return fig
+def summarize(sweep_dir: Path, metric: str = "val/loss", mode: str = "min"):
+    """Write the report's files at the sweep root; return the table of jobs."""
+    return _write(Path(sweep_dir), metric, mode)[0]
 
 
 def report(sweep_dir: Path, metric: str = "val/loss", mode: str = "min") -> int:
-    """Write the summary, log the best job and every job that did not complete; return the exit
-    status a sweep should end with (1 if any job failed, diverged or is missing)."""
-    table = summarize(sweep_dir, metric, mode)
-    log.info("sweep summary: %s", sweep_dir / "summary.md")
-    best = best_job(table, metric, mode)
-    if best is not None:
-        tests = [c for c in table.columns if c.startswith("test/") and not math.isnan(best[c])]
-        scores = ", ".join(f"{c} {best[c]:.4g}" for c in tests)
-        log.info(
-            "best job %d by %s = %.4g: %s (%s)",
-            best["job"],
-            metric,
-            best[metric],
-            best["overrides"],
-            scores,
-        )
+    """Write the summary, log the best job (or configuration) and each job that did not complete;
+    return the sweep's exit status: 1 if any job failed, diverged, was interrupted or is missing."""
+    table, configs, best = _write(Path(sweep_dir), metric, mode)
+    log.info("sweep summary: %s", md := Path(sweep_dir) / "summary.md")
+    if configs is not None:
+        log.info("per configuration (seeds): %s", md.with_name("summary_by_config.csv"))
+    if best:
+        log.info("%s", best)
+    elif (table["status"] == "completed").any():
+        log.warning("no completed job has %s: no best job", metric)
     unfinished = table[table["status"] != "completed"]
     for _, row in unfinished.iterrows():
         log.error("job %d %s: %s", row["job"], row["status"], row["error"])
     if len(unfinished):
-        log.error(
-            "%d of %d jobs did not complete: see %s",
-            len(unfinished),
-            len(table),
-            sweep_dir / "summary.md",
-        )
+        log.error("%d of %d jobs did not complete: see %s", len(unfinished), len(table), md)
         return 1
     return 0
 

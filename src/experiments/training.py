@@ -10,9 +10,10 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.config import check_config, updates_per_batch
+from experiments import chunking
+from experiments.config import check_config
 from experiments.errors import ConfigError, DivergedError, RunInterrupted
-from experiments.record import hparams_of, write_metrics
+from experiments.results import finish_run, hparams_of
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,9 @@ def hydra_choices() -> dict[str, str]:
 
 def predict_rows(model, datamodule, inputs: list[list[float]]) -> list[dict[str, list[float]]]:
     """The model's outputs, in the data's own units, for raw (unscaled) input rows."""
-    scaler = datamodule.scaler
-    outputs = scaler.outputs(model.eval().infer(scaler.inputs(inputs)))
+    from experiments.inference import predict_raw
+
+    outputs = predict_raw(model, datamodule.scaler, datamodule.task, inputs)
     return [
         {"input": list(map(float, row)), "output": [round(float(v), 6) for v in out]}
         for row, out in zip(inputs, outputs, strict=True)
@@ -56,45 +58,34 @@ def build(cfg: DictConfig, checkpoint: dict | None = None):
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
     if checkpoint is not None and not cfg.train:
-        datamodule.load_state_dict(checkpoint["experiments"]["data"])
+        datamodule.load_preprocessing_state(checkpoint["experiments"]["data"])
         return datamodule, model_from_checkpoint(checkpoint)
     model = instantiate(
         cfg.model,
         n_inputs=datamodule.n_features,
         n_outputs=datamodule.n_outputs,
-        task=datamodule.task,
+        task=datamodule.task.name,
     )
     if checkpoint is not None:
         check_same_architecture(checkpoint, model, cfg.ckpt_path)
     return datamodule, model
 
 
-def make_trainer(
-    cfg: DictConfig, output_dir: Path, extra_callbacks: list, updates_per_batch: int = 1
-):
+def make_trainer(cfg: DictConfig, output_dir: Path, extra_callbacks: list, chunk: int = 1):
     """The configured Trainer, logger and callbacks, plus what every run needs whatever the config:
-    atomic checkpoint writes, SLURM-safe signals and `extra_callbacks`.
-
-    The config counts validation and logging intervals in optimizer steps; Lightning counts them
-    in batches, each of `updates_per_batch` steps.
-    """
+    atomic checkpoint writes, SLURM-safe signals, `chunk` updates per batch (`chunking`) and
+    `extra_callbacks`."""
     from experiments.checkpoints import AtomicCheckpointIO
 
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
-    in_batches = {}
-    if updates_per_batch > 1:
-        in_batches = {
-            "val_check_interval": cfg.trainer.val_check_interval // updates_per_batch,
-            "log_every_n_steps": cfg.trainer.log_every_n_steps // updates_per_batch,
-        }
     return instantiate(
         cfg.trainer,
         logger=logger,
-        callbacks=[*callbacks, *extra_callbacks],
+        callbacks=[*callbacks, chunking.make_callback(chunk), *extra_callbacks],
         default_root_dir=output_dir,
         plugins=[AtomicCheckpointIO(), *cluster_plugins()],
-        **in_batches,
+        **chunking.trainer_intervals(cfg, chunk),
     )
 
 
@@ -107,11 +98,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     """
     check_config(cfg)
     # Heavy imports (torch, Lightning) only after the checks: a wrong override fails in a second.
-    import torch
-
     from experiments.callbacks import GracefulInterrupt
     from experiments.checkpoints import read_checkpoint
-    from experiments.record import write_atomic
 
     checkpoint = read_checkpoint(cfg.ckpt_path) if cfg.get("ckpt_path") else None
     if checkpoint is None and not cfg.train:
@@ -119,13 +107,12 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     started = time.perf_counter()
     datamodule, model = build(cfg, checkpoint)
     done = checkpoint["global_step"] if checkpoint is not None and cfg.train else 0
-    datamodule.updates_per_batch = updates_per_batch(cfg, done)
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     interrupt = GracefulInterrupt()
-    trainer = make_trainer(cfg, output_dir, [interrupt], datamodule.updates_per_batch)
+    trainer = make_trainer(cfg, output_dir, [interrupt], chunking.chunk_size(cfg, done))
 
-    status, error, metrics, extra = "failed", None, {}, {}
+    status, error, metrics, extra, weights = "failed", None, {}, {}, None
     diverged_at = None  # the step whose loss was not finite; later updates of its chunk don't count
     try:
         if cfg.train:
@@ -142,10 +129,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             trainer.validate(model, datamodule=datamodule, verbose=False)
             metrics.update(_floats(trainer.callback_metrics))
         trainer.test(model, datamodule=datamodule, verbose=False)
-        metrics.update(_floats(trainer.callback_metrics))
-        # The lesson's saveWeights: a plain state_dict for the matching torch.nn.Sequential.
-        state = model.net.state_dict()
-        write_atomic(output_dir / "weights.pth", lambda f: torch.save(state, f))
+        metrics.update(_floats(trainer.callback_metrics), **model.tables)
+        weights = model.net.state_dict()
         if cfg.get("predict_inputs"):
             rows = OmegaConf.to_container(cfg.predict_inputs)
             extra["predictions"] = predict_rows(model, datamodule, rows)
@@ -163,12 +148,10 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     finally:
         steps = trainer.global_step if cfg.train else checkpoint["global_step"]
         steps = diverged_at if diverged_at is not None else steps
-        record = write_metrics(
-            output_dir, status, error, steps, time.perf_counter() - started, metrics, **extra
-        )
-        if trainer.logger and metrics:
-            trainer.logger.log_hyperparams(hparams_of(cfg, hydra_choices()), metrics, steps)
-            trainer.logger.finalize(status)  # flush: the writer reopened after test() is async
+        seconds = time.perf_counter() - started
+        record = dict(status=status, error=error, steps=steps, seconds=seconds, metrics=metrics)
+        hparams = hparams_of(cfg, hydra_choices())
+        record = finish_run(output_dir, {**record, **extra}, weights, trainer.logger, hparams)
         log.info("%s after %d steps: %s", status, steps, _summary(metrics))
     return record
 
@@ -178,5 +161,6 @@ def _floats(metrics: dict) -> dict[str, float]:
     return {name: float(value) for name, value in metrics.items() if name != "step"}
 
 
-def _summary(metrics: dict[str, float]) -> str:
-    return ", ".join(f"{k} {v:.4g}" for k, v in sorted(metrics.items())) or "no metrics"
+def _summary(metrics: dict[str, Any]) -> str:
+    numbers = sorted((k, v) for k, v in metrics.items() if isinstance(v, float))
+    return ", ".join(f"{k} {v:.4g}" for k, v in numbers) or "no metrics"

@@ -11,9 +11,11 @@ import numpy as np
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from experiments.data.batches import Chunks, EndlessBatches
+from experiments import chunking
+from experiments.data.batches import EndlessBatches
 from experiments.data.scaler import Scaler
 from experiments.errors import ConfigError
+from experiments.tasks import BinaryTask, Task, task_from_state
 
 
 @dataclass
@@ -29,20 +31,18 @@ class Splits:
 
 
 class ArrayDataModule(L.LightningDataModule):
-    """Subclasses implement `load_splits` (and may set `feature_names`); the rest is here.
+    """Subclasses implement `load_splits` (and set `task`, and may set `feature_names`); the
+    rest is here.
 
-    The fitted scaler is saved in checkpoints through `state_dict`, so prediction takes raw
-    inputs and gives outputs in the data's own units.
+    The fitted scaler and the task travel in checkpoints (`preprocessing_state`), so prediction
+    takes raw inputs and gives outputs in the data's own units.
     """
-
-    task: str = "binary"
 
     def __init__(
         self,
         batch_size: int | None = None,
         replacement: bool = False,
         scaling: str = "none",
-        target_scale: float = 1.0,
         seed: int = 0,
     ) -> None:
         super().__init__()
@@ -54,13 +54,11 @@ class ArrayDataModule(L.LightningDataModule):
         self.batch_size = batch_size
         self.replacement = replacement
         self.scaling = scaling
-        self.target_scale = target_scale
         self.seed = seed
+        self.task: Task = BinaryTask()
         self.splits: Splits | None = None
         self.scaler: Scaler | None = None
         self.feature_names: list[str] = []
-        # Optimizer updates per Lightning batch; train() sets it (experiments.config).
-        self.updates_per_batch = 1
 
     def load_splits(self) -> Splits:
         raise NotImplementedError
@@ -70,22 +68,20 @@ class ArrayDataModule(L.LightningDataModule):
             return
         self.splits = self.load_splits()
         names = self.feature_names or [f"x{i}" for i in range(self.splits.x_train.shape[1])]
-        self.scaler = Scaler.fit(
-            self.splits.x_train, self.scaling, self.target_scale, self.task, names
-        )
+        self.scaler = Scaler.fit(self.splits.x_train, self.scaling, names)
 
     # Scaled when asked for, so a scaler restored from a checkpoint applies.
     @property
     def train_xy(self) -> tuple[Tensor, Tensor]:
-        return self.scaler.inputs(self.splits.x_train), self.scaler.targets(self.splits.y_train)
+        return self.scaler.inputs(self.splits.x_train), self.task.targets(self.splits.y_train)
 
     @property
     def val_xy(self) -> tuple[Tensor, Tensor]:
-        return self.scaler.inputs(self.splits.x_val), self.scaler.targets(self.splits.y_val)
+        return self.scaler.inputs(self.splits.x_val), self.task.targets(self.splits.y_val)
 
     @property
     def test_xy(self) -> tuple[Tensor, Tensor]:
-        return self.scaler.inputs(self.splits.x_test), self.scaler.targets(self.splits.y_test)
+        return self.scaler.inputs(self.splits.x_test), self.task.targets(self.splits.y_test)
 
     @property
     def n_features(self) -> int:
@@ -104,8 +100,7 @@ class ArrayDataModule(L.LightningDataModule):
         )
 
     def train_dataloader(self) -> DataLoader:
-        chunks = Chunks(self.train_stream(), self.updates_per_batch)
-        return DataLoader(chunks, batch_size=None, num_workers=0)
+        return chunking.chunked_loader(self.train_stream(), chunking.size_of(self.trainer))
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader([self.val_xy], batch_size=None)
@@ -113,8 +108,10 @@ class ArrayDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return DataLoader([self.test_xy], batch_size=None)
 
-    def state_dict(self) -> dict[str, Any]:
-        return self.scaler.state_dict()
+    def preprocessing_state(self) -> dict[str, Any]:
+        """What prediction needs to take raw rows: plain values for the checkpoint."""
+        return {"scaler": self.scaler.state_dict(), "task": self.task.state_dict()}
 
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.scaler = Scaler.from_state(state)
+    def load_preprocessing_state(self, state: dict[str, Any]) -> None:
+        self.scaler = Scaler.from_state(state["scaler"])
+        self.task = task_from_state(state["task"])

@@ -2,14 +2,13 @@
 
 Lessons train on 4-row tables, so one DataLoader epoch per step would re-run Lightning's per-epoch
 work (progress-bar reset, loader re-creation) every step. Instead the training set is one endless
-epoch that `trainer.max_steps` ends. Lightning's per-batch work costs more than a whole update of
-these networks too, so one Lightning batch is a chunk of consecutive batches (`Chunks`), one
-optimizer update each (see `experiments.config.updates_per_batch`).
+epoch that `trainer.max_steps` ends. (`experiments.chunking` groups its batches, several updates to
+one Lightning batch.)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
@@ -62,15 +61,3 @@ class EndlessBatches(IterableDataset):
             for start in range(0, n, self.batch_size):
                 idx = order[start : start + self.batch_size]
                 yield self.x[idx], self.y[idx]
-
-
-class Chunks(IterableDataset):
-    """Lists of `size` consecutive batches of `batches`: one Lightning batch, `size` updates."""
-
-    def __init__(self, batches: Iterable[tuple[Tensor, Tensor]], size: int) -> None:
-        self.batches, self.size = batches, size
-
-    def __iter__(self) -> Iterator[list[tuple[Tensor, Tensor]]]:
-        batches = iter(self.batches)
-        while True:
-            yield [next(batches) for _ in range(self.size)]

@@ -66,8 +66,6 @@ class CsvDataModule(ArrayDataModule):
     the remaining training rows; the scaler is fitted on training rows only.
     """
 
-    task = "binary"
-
     def __init__(
         self,
         path: str | None = None,

@@ -1,4 +1,6 @@
-"""Input and target scaling fitted on training rows; it travels in checkpoints as plain lists."""
+"""Input scaling fitted on training rows; it travels in checkpoints as plain lists.
+
+Target scaling belongs to the task (`experiments.tasks`)."""
 
 from __future__ import annotations
 
@@ -16,23 +18,14 @@ SCALINGS = ("none", "standard", "max")
 
 @dataclass
 class Scaler:
-    """x_model = (x_raw - offset) / scale; for regression, y_model = y_raw / target_scale."""
+    """x_model = (x_raw - offset) / scale."""
 
     offset: list[float]
     scale: list[float]
-    target_scale: float
-    task: str
     feature_names: list[str]
 
     @classmethod
-    def fit(
-        cls,
-        x_train: np.ndarray,
-        scaling: str,
-        target_scale: float,
-        task: str,
-        feature_names: list[str],
-    ) -> Scaler:
+    def fit(cls, x_train: np.ndarray, scaling: str, feature_names: list[str]) -> Scaler:
         n = x_train.shape[1]
         if scaling == "none":
             offset, scale = np.zeros(n), np.ones(n)
@@ -49,7 +42,7 @@ class Scaler:
             raise ConfigError(
                 f"data.scaling={scaling!r} is unknown: choose one of {', '.join(SCALINGS)}"
             )
-        return cls(offset.tolist(), scale.tolist(), float(target_scale), task, feature_names)
+        return cls(offset.tolist(), scale.tolist(), feature_names)
 
     @property
     def n_features(self) -> int:
@@ -58,14 +51,6 @@ class Scaler:
     def inputs(self, x_raw: Any) -> Tensor:
         x = torch.as_tensor(np.asarray(x_raw, dtype=np.float64), dtype=torch.float32)
         return (x - torch.tensor(self.offset)) / torch.tensor(self.scale)
-
-    def targets(self, y_raw: Any) -> Tensor:
-        y = torch.as_tensor(np.asarray(y_raw, dtype=np.float64), dtype=torch.float32)
-        return y / self.target_scale if self.task == "regression" else y
-
-    def outputs(self, y_model: Tensor) -> Tensor:
-        """Model outputs back in the data's own units (probabilities for classification)."""
-        return y_model * self.target_scale if self.task == "regression" else y_model
 
     def state_dict(self) -> dict[str, Any]:
         return asdict(self)

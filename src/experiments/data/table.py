@@ -11,6 +11,7 @@ import numpy as np
 
 from experiments.data.base import ArrayDataModule, Splits
 from experiments.errors import ConfigError
+from experiments.tasks import make_task
 
 
 class TableDataModule(ArrayDataModule):
@@ -21,6 +22,7 @@ class TableDataModule(ArrayDataModule):
         x: Sequence[Sequence[float]],
         y: Sequence[float] | Sequence[Sequence[float]],
         task: str = "binary",
+        target_scale: float = 1.0,
         **kwargs,
     ) -> None:
         super().__init__(**kwargs)
@@ -32,7 +34,7 @@ class TableDataModule(ArrayDataModule):
                 f"data.x has shape {self.x.shape} and data.y {y_arr.shape}: "
                 "give one row of x per target"
             )
-        self.task = task
+        self.task = make_task(task, target_scale)
 
     def load_splits(self) -> Splits:
         return Splits(self.x, self.y, self.x, self.y, self.x, self.y)

@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
+import torch
 from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 from torch.nn.utils import skip_init
 
-from experiments.models.architecture import build_network
 from experiments.models.base import LessonModule
+from experiments.models.network import build_network
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
+
+def cross_entropy(p: Tensor, y: Tensor, eps: float = 1e-7) -> Tensor:
+    """Torch's negative log-likelihood of one-hot targets y under probabilities p (a softmax's
+    output), p clamped as the scratch loss clamps it."""
+    return F.nll_loss(p.clamp_min(eps).log(), y.argmax(dim=-1))
+
+
+ACTIVATIONS: dict[str, Callable[[], nn.Module]] = {
     "sigmoid": nn.Sigmoid,
     "tanh": nn.Tanh,
     "relu": nn.ReLU,
     "identity": nn.Identity,
+    "softmax": partial(nn.Softmax, dim=-1),
 }
-LOSSES = {"mse": F.mse_loss, "bce": F.binary_cross_entropy}
+LOSSES = {"mse": F.mse_loss, "bce": F.binary_cross_entropy, "cross_entropy": cross_entropy}
 
 
 def _linear(fan_in: int, fan_out: int, bias: bool) -> nn.Linear:
@@ -24,20 +37,68 @@ def _linear(fan_in: int, fan_out: int, bias: bool) -> nn.Linear:
 
 
 class MLPModule(LessonModule):
-    """Autograd: `manual_backward` of the torch loss, then `SGD.step()`. Optimization is manual
-    so that one Lightning batch can carry several updates (see `LessonModule.training_step`)."""
+    """Autograd: `manual_backward` of the torch loss, then the optimizer's `step()`."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.automatic_optimization = False
         self.net = build_network(self.arch, _linear, ACTIVATIONS, nn.Sequential)
-        self.criterion = LOSSES[self.hparams.loss]
+        self.criterion = LOSSES[self.arch.loss]
+
+    def configure_optimizers(self) -> torch.optim.Optimizer:
+        """torch.optim's own: SGD, SGD with momentum, or Adam, with the architecture's knobs."""
+        a = self.arch
+        if a.optimizer == "adam":
+            return torch.optim.Adam(
+                self.parameters(), lr=a.lr, betas=a.betas, eps=a.eps, weight_decay=a.weight_decay
+            )
+        momentum = a.momentum if a.optimizer == "momentum" else 0.0
+        return torch.optim.SGD(
+            self.parameters(), lr=a.lr, momentum=momentum, weight_decay=a.weight_decay
+        )
 
     def compute_loss(self, pred: Tensor, y: Tensor) -> Tensor:
         return self.criterion(pred, y)
+
+    @staticmethod
+    def stack(models: list) -> VmapStack:
+        return VmapStack(models)
 
     def loss_and_gradients(self, x: Tensor, y: Tensor) -> Tensor:
         self.zero_grad()
         loss = self.criterion(self.net(x), y)
         self.manual_backward(loss)
         return loss.detach()
+
+
+class VmapStack(nn.Module):
+    """Members' `torch.nn` networks stacked with `torch.func`: one parameter tensor per layer with a
+    leading member dimension, the forward vmapped over it, gradients by autograd."""
+
+    def __init__(self, models: list[MLPModule]) -> None:
+        super().__init__()
+        params, _ = stack_module_state([model.net.eval() for model in models])
+        self.names = list(params)
+        self.stacked = nn.ParameterList(nn.Parameter(params[n].detach()) for n in self.names)
+        self.template = [models[0].net.to("meta")]  # a list: not registered as a submodule
+        self.criterion = models[0].criterion
+
+    def forward(self, x: Tensor) -> Tensor:
+        params = dict(self.named_member_parameters())
+        in_x = 0 if x.dim() == 3 else None
+        call = partial(functional_call, self.template[0])
+        return vmap(lambda p, xs: call(p, (xs,)), in_dims=(0, in_x))(params, x)
+
+    def losses(self, pred: Tensor, y: Tensor) -> Tensor:
+        return vmap(self.criterion, in_dims=(0, 0 if y.dim() == 3 else None))(pred, y)
+
+    def loss_and_gradients(self, x: Tensor, y: Tensor) -> Tensor:
+        for param in self.stacked:
+            param.grad = None
+        with torch.enable_grad():
+            losses = self.losses(self(x), y)
+            losses.sum().backward()  # members are independent: each gets its own gradient
+        return losses.detach()
+
+    def named_member_parameters(self):
+        """(name, stacked parameter) under the ordinary network's names (`0.weight`, ...)."""
+        return zip(self.names, self.stacked, strict=True)

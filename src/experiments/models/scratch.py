@@ -5,29 +5,75 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from experiments.models.architecture import build_network
 from experiments.models.base import LessonModule
+from experiments.models.network import build_network
 from experiments.models.scratch_layers import ACTIVATIONS, LOSSES, Linear, Sequential
+from experiments.models.scratch_optimizers import HandWrittenOptimizer, optimizer_for
 
 
 class ScratchModule(LessonModule):
-    """Manual optimization: forward, loss, hand-written backward, then `optimizer.step()`."""
+    """Forward, loss, hand-written backward, then `optimizer.step()`."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.automatic_optimization = False
         self.net = build_network(self.arch, Linear, ACTIVATIONS, Sequential)
-        self.loss_fn = LOSSES[self.hparams.loss]()
+        self.loss_fn = LOSSES[self.arch.loss]()
 
     def forward(self, x: Tensor) -> Tensor:
         with torch.no_grad():
             return self.net.forward(x)
 
+    def configure_optimizers(self) -> HandWrittenOptimizer:
+        return optimizer_for(self.arch, self.parameters())
+
     def compute_loss(self, pred: Tensor, y: Tensor) -> Tensor:
         return self.loss_fn.forward(pred, y)
+
+    @staticmethod
+    def stack(models: list) -> ScratchStack:
+        return ScratchStack(models)
 
     def loss_and_gradients(self, x: Tensor, y: Tensor) -> Tensor:
         with torch.no_grad():
             loss = self.loss_fn.forward(self.net.forward(x), y)
             self.net.backward(self.loss_fn.backward())
         return loss
+
+
+class ScratchStack(torch.nn.Module):
+    """Members' scratch networks side by side: the same layers with a leading member dimension
+    on every weight, so one hand-written backward updates them all."""
+
+    def __init__(self, models: list[ScratchModule]) -> None:
+        super().__init__()
+        first = models[0]
+        members = len(models)
+        self.net = build_network(
+            first.arch,
+            lambda i, o, b: Linear(i, o, b, members=members),
+            ACTIVATIONS,
+            Sequential,
+            initialise=False,
+        )
+        states = [model.net.state_dict() for model in models]
+        with torch.no_grad():
+            for name, param in self.net.named_parameters():
+                param.copy_(torch.stack([s[name] for s in states]))
+        self.loss_fn = LOSSES[first.arch.loss]()
+
+    def forward(self, x: Tensor) -> Tensor:
+        with torch.no_grad():
+            return self.net.forward(x)
+
+    def losses(self, pred: Tensor, y: Tensor) -> Tensor:
+        return self.loss_fn.forward(pred, y)
+
+    def loss_and_gradients(self, x: Tensor, y: Tensor) -> Tensor:
+        with torch.no_grad():
+            losses = self.loss_fn.forward(self.net.forward(x), y)
+            self.net.backward(self.loss_fn.backward())
+        return losses
+
+    def named_member_parameters(self):
+        """(name, stacked parameter) under the ordinary network's names (`0.weight`, ...)."""
+        return self.net.named_parameters()

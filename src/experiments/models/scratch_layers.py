@@ -7,7 +7,7 @@ callers run it under `torch.no_grad()`.
 
 Shapes follow `torch.nn.Linear`: inputs are (batch, features), `weight` is (out, in), so a trained
 scratch network's state_dict loads into the equivalent `torch.nn` network unchanged. A population
-(see experiments.population) adds a leading member dimension: `weight` (members, out, in), inputs
+(see experiments.vectorized) adds a leading member dimension: `weight` (members, out, in), inputs
 (members, batch, in) or a shared (batch, in); the same formulas hold per member, and a loss is
 then one value per member.
 """
@@ -86,6 +86,23 @@ class Identity(nn.Module):
         return grad_a
 
 
+class Softmax(nn.Module):
+    """p_i = e^(z_i - m) / sum_j e^(z_j - m) over the last dim, m = max_j z_j (the shift leaves p
+    unchanged and keeps every exponent <= 0, so large logits cannot overflow).
+
+    dp_i/dz_j = p_i (δ_ij - p_j), so the vector-Jacobian product is
+    dL/dz = p * (dL/dp - sum_j dL/dp_j p_j).
+    """
+
+    def forward(self, z: Tensor) -> Tensor:
+        e = torch.exp(z - z.amax(dim=-1, keepdim=True))
+        self.p = e / e.sum(dim=-1, keepdim=True)
+        return self.p
+
+    def backward(self, grad_p: Tensor) -> Tensor:
+        return self.p * (grad_p - (grad_p * self.p).sum(dim=-1, keepdim=True))
+
+
 def _per_table(t: Tensor) -> int:
     """Elements of one (batch, outputs) table: the n that a loss averages over."""
     return t.shape[-2] * t.shape[-1]
@@ -120,6 +137,56 @@ class BCELoss:
         return (self.p - self.y) / (self.p * (1 - self.p)) / _per_table(self.p)
 
 
+class CrossEntropyLoss:
+    """L = -mean over rows of sum_k y_k log p_k; dL/dp = -y / p / n, n = rows of the table.
+
+    p are probabilities (a Softmax output), y one-hot (or any rows summing to 1). Unlike MSE and
+    BCE this averages over rows, not elements, as `F.cross_entropy`. As in BCELoss, p is clamped
+    to at least eps, so a confidently wrong row gives a large but finite loss (-log eps); below
+    eps the gradient through the Softmax shrinks by p / eps (to 0 at p = 0).
+
+    Behind a Softmax the chain rule gives the classic result: Softmax.backward(-y / p / n)
+    = p (-y / (p n) + sum_k y_k / n) = (p - y) / n. `SoftmaxCrossEntropyLoss` takes that shortcut.
+    """
+
+    def __init__(self, eps: float = 1e-7) -> None:
+        self.eps = eps
+
+    def forward(self, p: Tensor, y: Tensor) -> Tensor:
+        self.p = p.clamp_min(self.eps)
+        self.y = y
+        return -(y * torch.log(self.p)).sum(dim=-1).mean(dim=-1)
+
+    def backward(self) -> Tensor:
+        return -self.y / self.p / self.p.shape[-2]
+
+
+class SoftmaxCrossEntropyLoss:
+    """Softmax and cross-entropy fused, on logits z: L = -mean over rows of sum_k y_k log p_k
+    with log p = z - m - log sum_j e^(z_j - m), m = max_j z_j; dL/dz = (p - y) / n.
+
+    The fast path of `Softmax` + `CrossEntropyLoss`: the same loss and gradient (for rows of y
+    summing to 1), with no division by p and no clamp, so it stays exact when a row saturates.
+    It takes logits, so it is not in LOSSES (the network's forward returns probabilities, the
+    loss the models call takes them); run the network without its final Softmax (a slice, with
+    the same parameters), and read the probabilities from `.p`:
+
+        logits = net[:-1].forward(x)      # net's forward would be Softmax of these
+        loss = loss_fn.forward(logits, y)
+        net[:-1].backward(loss_fn.backward())
+    """
+
+    def forward(self, z: Tensor, y: Tensor) -> Tensor:
+        shifted = z - z.amax(dim=-1, keepdim=True)
+        log_p = shifted - torch.log(torch.exp(shifted).sum(dim=-1, keepdim=True))
+        self.p = torch.exp(log_p)
+        self.y = y
+        return -(y * log_p).sum(dim=-1).mean(dim=-1)
+
+    def backward(self) -> Tensor:
+        return (self.p - self.y) / self.p.shape[-2]
+
+
 class Sequential(nn.Sequential):
     """Layers applied in order; backward walks them in reverse, passing the gradient down."""
 
@@ -139,5 +206,6 @@ ACTIVATIONS: dict[str, type[nn.Module]] = {
     "tanh": Tanh,
     "relu": ReLU,
     "identity": Identity,
+    "softmax": Softmax,
 }
-LOSSES = {"mse": MSELoss, "bce": BCELoss}
+LOSSES = {"mse": MSELoss, "bce": BCELoss, "cross_entropy": CrossEntropyLoss}

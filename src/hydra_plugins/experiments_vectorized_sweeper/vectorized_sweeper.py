@@ -2,7 +2,7 @@
 iterations, seed) trained together in one job per combination of the other keys.
 
 Job numbers, folders and overrides are those the basic sweeper would give, so the two sweeps of the
-same grid produce the same summary. See experiments.population for the training itself.
+same grid produce the same summary. See experiments.vectorized for the training itself.
 """
 
 # No `from __future__ import annotations`: Hydra's plugin scan imports this module outside

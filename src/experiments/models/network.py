@@ -1,4 +1,4 @@
-"""One architecture description, built either from scratch layers or from `torch.nn`.
+"""One `Architecture`, built either from scratch layers or from `torch.nn`.
 
 Both builds draw their initial weights with the same calls in the same order, so the same seed
 gives both models identical starting weights, and their state_dict keys match (`0.weight`, ...).
@@ -8,31 +8,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
-from experiments.config import INIT_NAMES
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """Layer sizes and choices shared by `model=scratch` and `model=mlp`."""
-
-    n_inputs: int
-    n_outputs: int
-    hidden: Sequence[int] = ()
-    activation: str = "sigmoid"
-    output_activation: str = "sigmoid"
-    bias: bool = True
-    init: str = "default"
-    init_std: float = 1.0
-
-    @property
-    def sizes(self) -> list[int]:
-        return [self.n_inputs, *self.hidden, self.n_outputs]
+from experiments.architecture import INITS, Architecture
 
 
 def init_linear_(
@@ -60,7 +41,7 @@ def init_linear_(
             if bias is not None:
                 bias.zero_()
         else:
-            raise ValueError(f"unknown init {scheme!r}: choose one of {', '.join(INIT_NAMES)}")
+            raise ValueError(f"unknown init {scheme!r}: choose one of {', '.join(INITS)}")
 
 
 def build_network(

@@ -1,0 +1,1 @@
+"""Speed measurements: raw loops (`loops`), our timed runs (`runs`), the report (`report`)."""

@@ -1,0 +1,140 @@
+"""Several optimizer updates per Lightning batch, and everything that follows from it.
+
+Lightning's per-batch machinery (hooks, progress tracking, logging) costs more than a whole update
+of a lesson network, so one Lightning batch carries a chunk of consecutive batches and the model
+makes one update per batch of it. This module owns the idea: the size rule (`chunk_size`), the
+trainer's intervals in batches (`trainer_intervals`), the chunked loader (`chunked_loader`) and
+re-expressing a checkpoint's batch counters in another size (`recount_batches`). `ChunkedUpdates`,
+a callback every run carries, ties them to the trainer, so data and models need not know the size.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Iterator
+from functools import cache
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from experiments.errors import ConfigError
+
+MAX_CHUNK = 100
+
+
+def _step_counts(cfg: DictConfig, done: int) -> list[int]:
+    """Every step count a chunk must divide: the validation, logging and periodic checkpoint
+    intervals, `trainer.max_steps`, and the steps a resumed checkpoint has done."""
+    counts = [
+        cfg.trainer.get("val_check_interval"),
+        cfg.trainer.get("log_every_n_steps"),
+        cfg.trainer.get("max_steps"),
+        done,
+    ]
+    for callback in (cfg.get("callbacks") or {}).values():
+        if OmegaConf.is_dict(callback):
+            counts.append(callback.get("every_n_train_steps"))
+    return [i for i in counts if isinstance(i, int) and not isinstance(i, bool) and i > 0]
+
+
+def chunk_size(cfg: DictConfig, done: int = 0) -> int:
+    """Optimizer updates per Lightning batch (`updates_per_batch`, default `auto`): the largest
+    count up to 100 that divides every step count of the run, so each falls on its exact step."""
+    requested = cfg.get("updates_per_batch", "auto")
+    if not isinstance(cfg.trainer.get("val_check_interval"), int):
+        return 1  # a fraction of an epoch: Lightning's own batch counting, one update each
+    counts = _step_counts(cfg, done)
+    common = math.gcd(*counts)
+    if requested == "auto":
+        return max(d for d in range(1, min(common, MAX_CHUNK) + 1) if common % d == 0)
+    if not isinstance(requested, int) or isinstance(requested, bool) or requested < 1:
+        raise ConfigError(
+            f"updates_per_batch={requested!r} is not allowed: use auto or a positive integer"
+        )
+    if common % requested:
+        raise ConfigError(
+            f"updates_per_batch={requested} does not divide every step count "
+            f"({', '.join(map(str, counts))}): use updates_per_batch=auto or a divisor of {common}"
+        )
+    return requested
+
+
+def trainer_intervals(cfg: DictConfig, size: int) -> dict[str, int]:
+    """The config counts validation and logging in optimizer steps; Lightning counts batches."""
+    if size == 1:
+        return {}
+    return {
+        "val_check_interval": cfg.trainer.val_check_interval // size,
+        "log_every_n_steps": cfg.trainer.log_every_n_steps // size,
+    }
+
+
+class Chunks:
+    """Lists of `size` consecutive batches of `batches`: one Lightning batch, `size` updates."""
+
+    def __init__(self, batches: Iterable, size: int) -> None:
+        self.batches, self.size = batches, size
+
+    def __iter__(self) -> Iterator[list]:
+        batches = iter(self.batches)
+        while True:
+            yield [next(batches) for _ in range(self.size)]
+
+
+def chunked_loader(batches: Iterable, size: int):
+    """A DataLoader whose every item is a chunk of `size` batches (already tensors: no
+    collation, no worker processes)."""
+    from torch.utils.data import DataLoader, IterableDataset
+
+    class _Dataset(IterableDataset):
+        def __iter__(self) -> Iterator[list]:
+            return iter(Chunks(batches, size))
+
+    return DataLoader(_Dataset(), batch_size=None, num_workers=0)
+
+
+def recount_batches(checkpoint: dict[str, Any], size: int) -> None:
+    """Lightning's training-batch counters of `checkpoint`, in place, as if every batch so far
+    had held `size` updates: Lightning validates and logs by batch count."""
+    loop = checkpoint.get("loops", {}).get("fit_loop", {})
+    progress = loop.get("epoch_loop.batch_progress")
+    if not progress:
+        return
+    shift = checkpoint["global_step"] // size - progress["total"]["processed"]
+    for counts in (progress["total"], progress["current"]):
+        for key in counts:
+            counts[key] += shift
+    state = loop.get("epoch_loop.state_dict")
+    if state is not None:
+        state["_batches_that_stepped"] = state.get("_batches_that_stepped", 0) + shift
+
+
+@cache
+def _callback_class() -> type:
+    """`ChunkedUpdates`, defined on first use: the size rule above is read by the config checks,
+    which run before Lightning is imported."""
+    from lightning.pytorch.callbacks import Callback
+
+    class ChunkedUpdates(Callback):
+        """Holds the run's chunk size: the data module asks it for the training loader, and a
+        resumed checkpoint's batch counters are recounted in it before Lightning restores them."""
+
+        def __init__(self, size: int) -> None:
+            self.size = size
+
+        def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
+            recount_batches(checkpoint, self.size)
+
+    return ChunkedUpdates
+
+
+def make_callback(size: int):
+    """The callback that carries `size` through a run."""
+    return _callback_class()(size)
+
+
+def size_of(trainer) -> int:
+    """The chunk size of the trainer's run (1 when it carries no `ChunkedUpdates`)."""
+    callbacks = trainer.callbacks if trainer is not None else []
+    sizes = [c.size for c in callbacks if isinstance(c, _callback_class())]
+    return sizes[0] if sizes else 1

@@ -1,0 +1,192 @@
+"""Optimizers written by hand: each update rule is a few lines of tensor arithmetic.
+
+They subclass `torch.optim.Optimizer` only for its bookkeeping (param_groups, per-parameter state,
+`state_dict`/`load_state_dict`, `zero_grad`, hooks), so Lightning wraps them and checkpoints carry
+their state; `step()` is ours. Each matches its torch.optim counterpart, to rounding: `SGD`,
+`Momentum` (torch.optim.SGD with momentum, dampening 0, no Nesterov) and `Adam` (no AMSGrad), with
+weight decay as L2 added to the gradient, g = dL/dp + wd * p. The state keys are torch's
+(`momentum_buffer`; `step`, `exp_avg`, `exp_avg_sq`), and hold only tensors.
+
+Population: `lr` may also be a 1-D tensor with one learning rate per member, when every parameter
+has the member dimension first; member i then moves as a lone network with lr[i] would. A member
+whose lr is 0 keeps its weights bit for bit, whatever its gradient (even NaN): that is how a
+diverged member is frozen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import torch
+from torch import Tensor
+from torch.optim import Optimizer
+
+from experiments.errors import ConfigError
+
+LearningRate = float | Tensor
+
+
+def _check_lr(lr: LearningRate) -> None:
+    if isinstance(lr, Tensor):
+        if lr.dim() != 1 or not lr.is_floating_point() or not bool((lr >= 0).all()):
+            raise ValueError(f"a tensor lr must be 1-D, floating point and >= 0, got {lr}")
+    elif not lr >= 0:
+        raise ValueError(f"lr must be >= 0, got {lr}")
+
+
+def _member_lr(lr: LearningRate, p: Tensor) -> LearningRate:
+    """A float lr as it is; a per-member lr as (members, 1, 1, ...) in p's dtype and device."""
+    if not isinstance(lr, Tensor):
+        return lr
+    if p.dim() == 0 or p.shape[0] != lr.shape[0]:
+        raise ValueError(
+            f"{lr.shape[0]} per-member learning rates, but a parameter of shape {tuple(p.shape)}: "
+            "every parameter needs the member dimension first"
+        )
+    return lr.to(p).view(-1, *[1] * (p.dim() - 1))
+
+
+def _descend(p: Tensor, lr: LearningRate, direction: Tensor) -> None:
+    """p <- p - lr * direction, except that a member whose lr is 0 does not move at all."""
+    if isinstance(lr, Tensor):
+        # Subtracting +0.0 leaves every float as it was; 0 * direction would not if it is NaN.
+        p.sub_(torch.where(lr == 0, 0.0, lr * direction))
+    elif lr != 0:
+        p.sub_(lr * direction)
+
+
+class HandWrittenOptimizer(Optimizer):
+    """p <- p - lr * direction(g), g = dL/dp + wd * p; a subclass says what the direction is."""
+
+    def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
+        _check_lr(defaults["lr"])
+        if not defaults["weight_decay"] >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {defaults['weight_decay']}")
+        super().__init__(params, defaults)
+
+    def direction(self, g: Tensor, state: dict[str, Any], group: dict[str, Any]) -> Tensor:
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure: Callable[[], Any] | None = None) -> Any:
+        """One update of every parameter that has a gradient; returns the closure's loss."""
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            wd = group["weight_decay"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = p.grad if wd == 0 else p.grad + wd * p
+                direction = self.direction(g, self.state[p], group)
+                _descend(p, _member_lr(group["lr"], p), direction)
+        return loss
+
+
+class SGD(HandWrittenOptimizer):
+    """p <- p - lr * g"""
+
+    def __init__(self, params: Iterable[Any], lr: LearningRate, weight_decay: float = 0.0) -> None:
+        super().__init__(params, {"lr": lr, "weight_decay": weight_decay})
+
+    def direction(self, g: Tensor, state: dict[str, Any], group: dict[str, Any]) -> Tensor:
+        return g
+
+
+class Momentum(HandWrittenOptimizer):
+    """Heavy ball: v <- momentum * v + g,  p <- p - lr * v  (v starts at 0, so v_1 = g)."""
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: LearningRate,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+    ) -> None:
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must be in [0, 1), got {momentum}")
+        super().__init__(params, {"lr": lr, "momentum": momentum, "weight_decay": weight_decay})
+
+    def direction(self, g: Tensor, state: dict[str, Any], group: dict[str, Any]) -> Tensor:
+        if not state:
+            state["momentum_buffer"] = torch.zeros_like(g)
+        v = state["momentum_buffer"]
+        v.mul_(group["momentum"]).add_(g)
+        return v
+
+
+class Adam(HandWrittenOptimizer):
+    """At step t:  m <- b1 * m + (1 - b1) * g,      v <- b2 * v + (1 - b2) * g^2,
+    m_hat = m / (1 - b1^t),  v_hat = v / (1 - b2^t),  p <- p - lr * m_hat / (sqrt(v_hat) + eps).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Any],
+        lr: LearningRate,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+    ) -> None:
+        if not all(0.0 <= b < 1.0 for b in betas):
+            raise ValueError(f"betas must be in [0, 1), got {betas}")
+        if not eps >= 0:
+            raise ValueError(f"eps must be >= 0, got {eps}")
+        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay}
+        super().__init__(params, defaults)
+
+    def direction(self, g: Tensor, state: dict[str, Any], group: dict[str, Any]) -> Tensor:
+        if not state:
+            # As torch.optim.Adam: the step count is a scalar tensor, so checkpoints swap freely.
+            state["step"] = torch.tensor(0.0)
+            state["exp_avg"] = torch.zeros_like(g)
+            state["exp_avg_sq"] = torch.zeros_like(g)
+        b1, b2 = group["betas"]
+        state["step"] += 1
+        t = state["step"].item()
+        m, v = state["exp_avg"], state["exp_avg_sq"]
+        m.mul_(b1).add_((1 - b1) * g)
+        v.mul_(b2).add_((1 - b2) * g * g)
+        m_hat = m / (1 - b1**t)
+        v_hat = v / (1 - b2**t)
+        return m_hat / (v_hat.sqrt() + group["eps"])
+
+
+OPTIMIZERS: dict[str, type[HandWrittenOptimizer]] = {"sgd": SGD, "momentum": Momentum, "adam": Adam}
+
+
+def make_optimizer(
+    name: str,
+    params: Iterable[Any],
+    lr: LearningRate,
+    momentum: float = 0.9,
+    betas: Iterable[float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+) -> HandWrittenOptimizer:
+    """OPTIMIZERS[name] with only the knobs it has; the others are ignored."""
+    if name not in OPTIMIZERS:
+        raise ConfigError(f"optimizer {name!r} is unknown: choose one of {', '.join(OPTIMIZERS)}")
+    knobs: dict[str, Any] = {
+        "sgd": {},
+        "momentum": {"momentum": float(momentum)},
+        "adam": {"betas": tuple(float(b) for b in betas), "eps": float(eps)},
+    }[name]
+    return OPTIMIZERS[name](params, lr=lr, weight_decay=float(weight_decay), **knobs)
+
+
+def optimizer_for(arch, params: Iterable[Any], lr: LearningRate | None = None):
+    """The optimizer an `Architecture` names, with its knobs; `lr` (a per-member tensor, say)
+    replaces the architecture's own rate."""
+    return make_optimizer(
+        arch.optimizer,
+        params,
+        arch.lr if lr is None else lr,
+        arch.momentum,
+        arch.betas,
+        arch.eps,
+        arch.weight_decay,
+    )

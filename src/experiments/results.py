@@ -1,0 +1,66 @@
+"""What a finished run leaves behind for people and scripts: metrics.json, weights.pth and the
+TensorBoard HParams row. Ordinary runs and vectorized members write them through `finish_run`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from experiments.architecture import Architecture
+from experiments.atomic import write_atomic, write_json_atomic
+
+
+def write_metrics(
+    output_dir: Path,
+    status: str,
+    error: str | None,
+    steps: int,
+    seconds: float,
+    metrics: dict[str, float],
+    **extra: Any,
+) -> dict[str, Any]:
+    """metrics.json: status (completed, diverged, failed or interrupted), error, steps, seconds,
+    then each final metric under its logged name."""
+    payload = {"status": status, "error": error, "steps": steps, "seconds": round(seconds, 3)}
+    payload.update(sorted(metrics.items()))
+    payload.update(extra)
+    write_json_atomic(Path(output_dir) / "metrics.json", payload)
+    return payload
+
+
+def hparams_of(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]:
+    """The flat row the TensorBoard HParams tab compares runs by."""
+    return {
+        "experiment": choices.get("experiment", "none"),
+        "model": choices.get("model", cfg.model._target_.rsplit(".", 1)[-1]),
+        "data": choices.get("data", cfg.data._target_.rsplit(".", 1)[-1]),
+        "max_steps": int(cfg.trainer.max_steps),
+        "batch_size": "full" if cfg.data.get("batch_size") is None else int(cfg.data.batch_size),
+        "seed": int(cfg.seed),
+        **Architecture.from_config(cfg.model).hparams(),
+    }
+
+
+def finish_run(
+    output_dir: Path,
+    record: dict[str, Any],
+    weights: dict | None = None,
+    logger=None,
+    hparams: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Write a run's results: `weights.pth` (the lesson's saveWeights, a plain state_dict for the
+    matching `torch.nn.Sequential`), `metrics.json` from `record` (status, error, steps,
+    seconds, metrics, extras), and the HParams row with the final metrics."""
+    output_dir = Path(output_dir)
+    if weights is not None:
+        import torch
+
+        write_atomic(output_dir / "weights.pth", lambda f: torch.save(weights, f))
+    record = write_metrics(output_dir, **record)
+    metrics = {k: v for k, v in record.items() if "/" in k and isinstance(v, (int, float))}
+    if logger and metrics:
+        logger.log_hyperparams(hparams or {}, metrics, record["steps"])
+        logger.finalize(record["status"])  # flush: the writer reopened after test() is async
+    return record
