@@ -1,8 +1,9 @@
 """Write a sweep's report again (summary.csv, summary.md, summary.png and, when seeds are swept,
 summary_by_config.csv), e.g. after it was interrupted:
 python scripts/summarize.py outputs/multiruns/<timestamp> [--metric val/acc --mode max]
-Exit status 1 when a job did not complete, or (with one line of error) for a folder that is not
-a sweep."""
+Every job of the sweep is listed, those that never started too (as `missing`, from the job list
+the sweep wrote at its start, sweep_plan.json). Exit status 1 when a job did not complete, or
+(with one line of error) for a folder that is not a sweep."""
 
 import argparse
 import logging

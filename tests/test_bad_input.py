@@ -1,119 +1,140 @@
-"""Bad input, typed the way a user types it: a message that says what to do, exit status 1, no
-traceback, and nothing written that looks like a result."""
+"""Bad input, typed the way a user types it, as one table: each row gives a message that names
+the key, the value and what is allowed, exit status 1, no traceback, and nothing written that looks
+like a result; config and data rows fail in seconds (before torch and Lightning are imported)."""
 
 from __future__ import annotations
 
+import json
 import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pytest
 import torch
+import yaml
 from helpers import CHECKPOINTS_ONLY, CONF, run_cli
 
 from experiments.data.csv import packaged_heart_csv
 from experiments.training import train
 
-FAST_CONFIG_ERRORS = {
-    "unknown experiment": (["experiment=nope"], "Available options in 'experiment'"),
-    "unknown model": (["model=nope"], "Available options in 'model'"),
-    "unknown data": (["data=nope"], "Available options in 'data'"),
-    "lr zero": (["model.lr=0"], "model.lr=0 is not allowed: use a positive number"),
-    "lr not a number": (["model.lr=fast"], "model.lr='fast' is not allowed: use a positive number"),
-    "max_steps zero": (
-        ["trainer.max_steps=0"],
-        "trainer.max_steps=0 is not allowed: use a positive",
-    ),
-    "layer size zero": (["model.hidden=[4,0]"], "model.hidden=[4, 0] is not allowed: use a list"),
-    "layer sizes empty": (["model.hidden="], "model.hidden= is not allowed: use a list"),
-    "unknown activation": (
-        ["model.activation=swish"],
-        "choose one of sigmoid, tanh, relu, identity",
-    ),
-    "unknown loss": (["model.loss=hinge"], "model.loss='hinge' is unknown: choose one of mse, bce"),
-    "missing data.path": (["data.path=/no/such.csv"], "data.path=/no/such.csv does not exist"),
-    "chunk breaking an interval": (
-        ["trainer.max_steps=1000", "updates_per_batch=7"],
-        "updates_per_batch=7 does not divide every step count (100, 10, 1000, 100): use "
-        "updates_per_batch=auto or a divisor of 10",
-    ),
+FAST_S = 15  # wall time of one subprocess on a loaded 2-core machine; ~1-2 s alone
+
+
+@dataclass(frozen=True)
+class Bad:
+    """One bad input: `args(tmp, checkpoint)` gives the command line; `message` must appear."""
+
+    args: Callable[[Path, Path], list[str]]
+    message: str
+    script: str = "train.py"
+    fast: bool = True  # a config or data error: before any heavy import
+
+
+def typed(*args: str, message: str, fast: bool = True) -> Bad:
+    return Bad(lambda tmp, ckpt: list(args), message, fast=fast)
+
+
+# Config rows live in a data file beside this test: one key, value and message each.
+CONFIG = {
+    name: typed(*row["args"], message=row["message"])
+    for name, row in yaml.safe_load(
+        (Path(__file__).parent / "bad_config_inputs.yaml").read_text()
+    ).items()
 }
+if not torch.cuda.is_available():
+    CONFIG["gpu without one"] = typed(
+        "trainer.accelerator=gpu",
+        message="use trainer.accelerator=cpu or trainer.accelerator=auto",
+    )
 
 
-def assert_user_error(done, message: str, run_dir: Path) -> None:
-    output = done.stdout + done.stderr
-    assert done.returncode == 1, output[-2000:]
-    assert message in output, output[-2000:]
-    assert "Traceback" not in output
-    assert not (run_dir / "metrics.json").exists(), "nothing that looks like a result"
-    assert not (run_dir / "checkpoints").exists()
-
-
-@pytest.mark.parametrize(("args", "message"), FAST_CONFIG_ERRORS.values(), ids=FAST_CONFIG_ERRORS)
-def test_wrong_override_fails_before_any_heavy_import(tmp_path, args, message) -> None:
-    run_dir = tmp_path / "run"
-    done = run_cli(*args, run_dir=run_dir, timeout=60)
-    assert_user_error(done, message, run_dir)
-
-
-@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
-def test_gpu_asked_for_where_there_is_none(tmp_path) -> None:
-    run_dir = tmp_path / "run"
-    done = run_cli("experiment=xor", "trainer.accelerator=gpu", run_dir=run_dir)
-    assert_user_error(done, "use trainer.accelerator=cpu or trainer.accelerator=auto", run_dir)
-
-
-def heart_frame() -> pd.DataFrame:
-    return pd.read_csv(packaged_heart_csv())
-
-
-def write_csv(tmp_path: Path, frame: pd.DataFrame) -> Path:
-    path = tmp_path / "user.csv"
-    frame.to_csv(path, index=False)
+def heart_csv(tmp: Path, change: Callable[[pd.DataFrame], pd.DataFrame]) -> Path:
+    path = tmp / "user.csv"
+    change(pd.read_csv(packaged_heart_csv())).to_csv(path, index=False)
     return path
 
 
-def _no_label(frame):
-    return frame.rename(columns={"target": "output"}), "its columns are: age, sex"
-
-
-def _text_cell(frame):
+def _text_cell(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.astype({"chol": object})
     frame.loc[4, "chol"] = "high"
-    return frame, "row 6, column 'chol' holds 'high', not a finite number"
+    return frame
 
 
-def _empty_cell(frame):
+def _empty_cell(frame: pd.DataFrame) -> pd.DataFrame:
     frame.loc[9, "age"] = None
-    return frame, "row 11, column 'age' is empty"
+    return frame
 
 
-def _too_few_rows(frame):
-    return frame.head(6), "has 6 rows: the test (0.2) and validation (0.2) splits need at least"
+def csv_row(change: Callable[[pd.DataFrame], pd.DataFrame], message: str) -> Bad:
+    return Bad(
+        lambda tmp, ckpt: ["experiment=heart", f"data.path={heart_csv(tmp, change)}"], message
+    )
 
 
-CSV_ERRORS = {
-    "no label column": _no_label,
-    "text cell": _text_cell,
-    "empty cell": _empty_cell,
-    "too few rows": _too_few_rows,
+DATA = {
+    "no label column": csv_row(
+        lambda f: f.rename(columns={"target": "output"}), "its columns are: age, sex"
+    ),
+    "text cell": csv_row(_text_cell, "row 6, column 'chol' holds 'high', not a finite number"),
+    "empty cell": csv_row(_empty_cell, "row 11, column 'age' is empty"),
+    "too few rows": csv_row(lambda f: f.head(6), "has 6 rows: the test (0.2) and validation"),
 }
 
 
-@pytest.mark.parametrize("make", CSV_ERRORS.values(), ids=CSV_ERRORS)
-def test_malformed_csv(tmp_path, make) -> None:
-    frame, message = make(heart_frame())
-    path = write_csv(tmp_path, frame)
-    run_dir = tmp_path / "run"
-    done = run_cli("experiment=heart", f"data.path={path}", run_dir=run_dir)
-    assert_user_error(done, message, run_dir)
-    assert str(path) in done.stdout + done.stderr, "the message names the file"
+def _not_a_checkpoint(tmp: Path, ckpt: Path) -> Path:
+    (path := tmp / "notes.ckpt").write_text("these are my notes\n")
+    return path
 
 
-def test_no_label_column_says_how_to_name_it(tmp_path) -> None:
-    path = write_csv(tmp_path, heart_frame().rename(columns={"target": "output"}))
-    done = run_cli("experiment=heart", f"data.path={path}", run_dir=tmp_path / "run")
-    assert "output" in done.stdout and "data.target=COLUMN" in done.stdout
+def _truncated(tmp: Path, ckpt: Path) -> Path:
+    (path := tmp / "cut.ckpt").write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])
+    return path
+
+
+def resume(make: Callable[[Path, Path], Path], message: str, *extra: str) -> Bad:
+    def args(tmp: Path, ckpt: Path) -> list[str]:
+        path = make(tmp, ckpt)
+        return ["experiment=xor", *extra, f"ckpt_path={path}"]
+
+    return Bad(args, message, fast=False)
+
+
+CHECKPOINTS = {
+    "checkpoint missing": Bad(
+        lambda tmp, ckpt: ["experiment=xor", f"ckpt_path={tmp}/gone.ckpt"],
+        "gone.ckpt does not exist: give a checkpoint",
+    ),
+    "not a checkpoint": resume(_not_a_checkpoint, "notes.ckpt is not a checkpoint"),
+    "truncated checkpoint": resume(_truncated, "cut.ckpt is truncated or corrupt"),
+    "another architecture": resume(
+        lambda tmp, ckpt: ckpt,
+        "holds another architecture (ScratchModule 2-4-1",
+        "model.hidden=[8]",
+    ),
+}
+
+PREDICT = {
+    "predict without ckpt_path": Bad(
+        lambda tmp, ckpt: ["inputs=[[1,0]]"], "ckpt_path is required: give ckpt_path=", "predict.py"
+    ),
+    "predict checkpoint missing": Bad(
+        lambda tmp, ckpt: [f"ckpt_path={tmp}/gone.ckpt", "inputs=[[1,0]]"],
+        "gone.ckpt does not exist",
+        "predict.py",
+        fast=False,
+    ),
+    "predict rows too wide": Bad(
+        lambda tmp, ckpt: [f"ckpt_path={ckpt}", "inputs=[[1,0,1]]"],
+        "the model takes 2 inputs per row (x0, x1); given: 3",
+        "predict.py",
+        fast=False,
+    ),
+}
+
+TABLE = {**CONFIG, **DATA, **CHECKPOINTS, **PREDICT}
 
 
 @pytest.fixture(scope="module")
@@ -121,67 +142,34 @@ def xor_checkpoint(tmp_path_factory) -> Path:
     from hydra import compose, initialize_config_dir
 
     out = tmp_path_factory.mktemp("xor")
+    overrides = ["experiment=xor", "trainer.max_steps=20", *CHECKPOINTS_ONLY, f"output_dir={out}"]
     with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[
-                "experiment=xor",
-                "trainer.max_steps=20",
-                *CHECKPOINTS_ONLY,
-                f"output_dir={out}",
-            ],
-        )
-    train(cfg)
+        train(compose("train", overrides=overrides))
     return out / "checkpoints" / "last.ckpt"
 
 
-def _missing(ckpt: Path, tmp: Path) -> Path:
-    return tmp / "gone.ckpt"
-
-
-def _not_a_checkpoint(ckpt: Path, tmp: Path) -> Path:
-    path = tmp / "notes.ckpt"
-    path.write_text("these are my notes\n")
-    return path
-
-
-def _truncated(ckpt: Path, tmp: Path) -> Path:
-    path = tmp / "cut.ckpt"
-    path.write_bytes(ckpt.read_bytes()[: ckpt.stat().st_size // 2])
-    return path
-
-
-CHECKPOINT_ERRORS = {
-    "missing": (_missing, "does not exist"),
-    "not a checkpoint": (_not_a_checkpoint, "is not a checkpoint"),
-    "truncated": (_truncated, "is truncated or corrupt"),
-}
-
-
-@pytest.mark.parametrize(("make", "message"), CHECKPOINT_ERRORS.values(), ids=CHECKPOINT_ERRORS)
-def test_bad_checkpoint(tmp_path, xor_checkpoint, make, message) -> None:
-    path = make(xor_checkpoint, tmp_path)
+@pytest.mark.slow
+@pytest.mark.parametrize("bad", TABLE.values(), ids=TABLE)
+def test_bad_input(tmp_path, xor_checkpoint, bad: Bad) -> None:
     run_dir = tmp_path / "run"
-    done = run_cli("experiment=xor", f"ckpt_path={path}", run_dir=run_dir)
-    assert_user_error(done, f"ckpt_path={path} {message}", run_dir)
+    started = time.perf_counter()
+    done = run_cli(*bad.args(tmp_path, xor_checkpoint), run_dir=run_dir, script=bad.script)
+    seconds = time.perf_counter() - started
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-2000:]
+    assert bad.message in output, output[-2000:]
+    assert "Traceback" not in output and "Error in call to target" not in output, output[-2000:]
+    leftovers = {"metrics.json", "checkpoints", "weights.pth", "predictions.csv"}
+    assert not leftovers & {p.name for p in run_dir.glob("*")}, "nothing that looks like a result"
+    if bad.fast:
+        assert seconds < FAST_S, f"{seconds:.1f} s to the error"
 
 
-def test_checkpoint_of_another_architecture(tmp_path, xor_checkpoint) -> None:
-    run_dir = tmp_path / "run"
-    done = run_cli(
-        "experiment=xor", "model.hidden=[8]", f"ckpt_path={xor_checkpoint}", run_dir=run_dir
-    )
-    assert_user_error(done, "holds another architecture (ScratchModule 2-4-1", run_dir)
-    assert "this run: ScratchModule 2-8-1" in done.stdout
-
-
-def test_predict_input_of_the_wrong_width(tmp_path, xor_checkpoint) -> None:
-    out = tmp_path / "predict"
-    done = run_cli(
-        f"ckpt_path={xor_checkpoint}", "inputs=[[1,0,1]]", run_dir=out, script="predict.py"
-    )
-    assert_user_error(done, "the model takes 2 inputs per row (x0, x1); given: 3", out)
-    assert not (out / "predictions.csv").exists()
+def test_no_label_column_says_how_to_name_it(tmp_path) -> None:
+    path = heart_csv(tmp_path, lambda f: f.rename(columns={"target": "output"}))
+    done = run_cli("experiment=heart", f"data.path={path}", run_dir=tmp_path / "run")
+    assert str(path) in done.stdout, "the message names the file"
+    assert "output" in done.stdout and "data.target=COLUMN" in done.stdout
 
 
 def test_a_diverging_run_stops_at_that_step(tmp_path) -> None:
@@ -190,10 +178,7 @@ def test_a_diverging_run_stops_at_that_step(tmp_path) -> None:
     output = done.stdout + done.stderr
     assert done.returncode == 1 and "Traceback" not in output
     assert "training diverged at step" in output and "try a lower model.lr" in output
-    metrics = (run_dir / "metrics.json").read_text()
-    import json
-
-    record = json.loads(metrics)
+    record = json.loads((run_dir / "metrics.json").read_text())
     assert record["status"] == "diverged"
     assert f"diverged at step {record['steps']}" in record["error"]
     assert record["steps"] < 200, "stopped at that step, not at max_steps"

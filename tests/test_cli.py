@@ -66,7 +66,7 @@ def test_hparams_hold_the_real_final_metrics(tmp_path) -> None:
     ).session_start_info
     hparams = {k: v.ListFields()[0][1] for k, v in session.hparams.items()}
     assert hparams["model"] == "mlp" and hparams["experiment"] == "and_gate"
-    assert hparams["lr"] == 2.0 and hparams["max_steps"] == 50
+    assert hparams["lr"] == 2.0 and hparams["max_steps"] == "50"  # integers shown as such
     assert "hp_metric" not in events.Tags()["scalars"]
     metrics = read_metrics(run_dir)
     assert events.Scalars("test/acc")[-1].value == pytest.approx(metrics["test/acc"])

@@ -1,13 +1,18 @@
-"""Data modules: the lesson's heart split, scaling on training rows only, user CSVs, batches."""
+"""Data modules: the lesson's heart split, scaling on training rows only, user CSVs and the checks
+on them, batches."""
 
 from __future__ import annotations
 
 import itertools
+import re
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
+from helpers import CONF
 
 from experiments.data import CsvDataModule, TableDataModule
 from experiments.data.batches import EndlessBatches
@@ -107,3 +112,85 @@ def test_replacement_draws_rows_independently() -> None:
     counts = torch.bincount(rows.long(), minlength=5)
     assert counts.min() > 50, "every row is drawn"
     assert any(rows[i] == rows[i + 1] for i in range(len(rows) - 1)), "with replacement"
+
+
+def _csv(tmp_path, text: str) -> str:
+    path = tmp_path / "user.csv"
+    path.write_text(text)
+    return str(path)
+
+
+def _rows(n: int, label=lambda i: i % 2) -> str:
+    return "a,b,y\n" + "".join(f"{i},{i * i % 7},{label(i)}\n" for i in range(n))
+
+
+DATA_ERRORS = {
+    "one class": (_rows(20, lambda i: 1), "column 'y' holds one value only (1)"),
+    "too few rows": (
+        _rows(7),
+        "has 7 rows: the test (0.2) and validation (0.2) splits need at least 8",
+    ),
+    "repeated name": ("a,a,y\n" + "1,2,0\n" * 10, "the header names 'a' more than once"),
+    "infinite cell": (
+        _rows(10) + "inf,1,0\n" + _rows(10)[6:],
+        "row 12, column 'a' holds 'inf', not a finite number",
+    ),
+    "headerless": ("1,2,0\n" * 10, "looks like data, not column names: add a header row"),
+    "row as the editor numbers it": (
+        "a,b,y\n1,2,0\n\n\n3,x,1\n" + _rows(10)[6:],
+        "row 5, column 'b' holds 'x'",
+    ),
+}
+
+
+@pytest.mark.parametrize(("text", "message"), DATA_ERRORS.values(), ids=DATA_ERRORS)
+def test_a_table_that_cannot_train_is_one_true_line(tmp_path, text, message) -> None:
+    with pytest.raises(DataError, match=re.escape(message)):
+        CsvDataModule(path=_csv(tmp_path, text), target="y").setup()
+
+
+def test_the_true_minimum_row_count_loads(tmp_path) -> None:
+    dm = CsvDataModule(path=_csv(tmp_path, _rows(8)), target="y")
+    dm.setup()
+    assert (len(dm.splits.x_train), len(dm.splits.x_val), len(dm.splits.x_test)) == (4, 2, 2)
+
+
+def test_a_folder_as_data_path_is_named_a_folder(tmp_path) -> None:
+    with pytest.raises(DataError, match="is a folder: give the path of a CSV file"):
+        CsvDataModule(path=str(tmp_path), target="y").setup()
+
+
+def test_a_whole_text_column_is_one_hot_encoded(tmp_path) -> None:
+    text = "site,b,y\n" + "".join(f"{'AB'[i % 2]},{i},{i % 2}\n" for i in range(20))
+    dm = CsvDataModule(path=_csv(tmp_path, text), target="y")
+    dm.setup()
+    assert dm.feature_names == ["b", "site=A", "site=B"]
+
+
+def test_a_batch_larger_than_the_training_rows_is_logged(tmp_path, caplog) -> None:
+    dm = CsvDataModule(path=_csv(tmp_path, _rows(20)), target="y", batch_size=1000)
+    with caplog.at_level("INFO"):
+        dm.setup()
+    assert "data.batch_size=1000 is not below the 12 training rows" in caplog.text
+
+
+def test_data_errors_come_before_torch_is_imported(tmp_path) -> None:
+    """check_config reads the CSV with pandas alone: a bad table fails in about a second."""
+    path = _csv(tmp_path, _rows(20, lambda i: 1))
+    code = (
+        "import sys\n"
+        "from hydra import compose, initialize_config_dir\n"
+        "from experiments.config import check_config\n"
+        "from experiments.errors import DataError\n"
+        f"with initialize_config_dir({str(CONF)!r}, version_base='1.3'):\n"
+        f"    cfg = compose('train', overrides=['experiment=table', 'data.path={path}', "
+        "'data.target=y'])\n"
+        "try:\n"
+        "    check_config(cfg)\n"
+        "except DataError as err:\n"
+        "    print('DataError:', err)\n"
+        "print('torch' in sys.modules)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert "DataError:" in done.stdout and "holds one value only" in done.stdout, done.stderr
+    assert done.stdout.strip().endswith("False"), "torch was imported"

@@ -1,18 +1,26 @@
-"""Interrupted runs lose nothing: SIGINT/SIGTERM checkpoint at that step, kill -9 leaves the last
-periodic checkpoint whole, and resuming reproduces the uninterrupted run exactly."""
+"""Interrupted runs lose nothing: SIGINT/SIGTERM/SIGUSR2 checkpoint at that step, kill -9 leaves the
+last periodic checkpoint whole, and resuming (with ckpt_path, or by running the same command into
+the same folder) reproduces the uninterrupted run exactly."""
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import torch
-from helpers import CHECKPOINTS_ONLY, ROOT, assert_same_weights, read_metrics
+from helpers import (
+    CHECKPOINTS_ONLY,
+    LOGGED,
+    assert_same_weights,
+    assert_steps_once,
+    read_metrics,
+    run_cli,
+    start_script,
+    wait_for_file,
+)
 
 from experiments.atomic import write_atomic
 from experiments.checkpoints import read_checkpoint
@@ -29,24 +37,16 @@ LONG_RUN = [
 ]
 
 
-def start_long_run(run_dir: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen(
-        [sys.executable, "scripts/train.py", *LONG_RUN, f"hydra.run.dir={run_dir}"],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+# Long enough to be stopped after its first checkpoint, short enough to finish once resumed.
+FINITE_RUN = ["experiment=heart_lesson", "trainer.max_steps=10000", *LOGGED]
 
 
-def wait_for_checkpoint(process: subprocess.Popen, path: Path, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert process.poll() is None, process.stdout.read()[-3000:]
-        assert time.monotonic() < deadline, "no periodic checkpoint appeared"
-        time.sleep(0.2)
+def start_long_run(run_dir: Path, args: list[str] = LONG_RUN) -> subprocess.Popen:
+    return start_script("train.py", *args, f"hydra.run.dir={run_dir}")
+
+
+def wait_for_checkpoint(process: subprocess.Popen, path: Path) -> None:
+    wait_for_file(path, process)
     time.sleep(0.5)  # a few hundred steps more, so the stop lands between checkpoints
 
 
@@ -92,6 +92,37 @@ def test_kill_9_leaves_a_whole_periodic_checkpoint_to_resume_from(tmp_path, make
     step = checkpoint["global_step"]
     assert step > 0 and step % 100 == 0, "a periodic checkpoint"
     resume_and_compare(make_cfg, last, step + 150)
+
+
+def test_the_same_command_continues_an_interrupted_run_exactly(tmp_path, make_cfg) -> None:
+    """SIGUSR2 (submitit's warning; outside submitit it stops a run as SIGTERM does), then the
+    same command into the same folder: resumed from that step, to the uninterrupted weights, with
+    one last.ckpt and each TensorBoard step once."""
+    run_dir = tmp_path / "run"
+    process = start_long_run(run_dir, FINITE_RUN)
+    wait_for_checkpoint(process, run_dir / "checkpoints" / "last.ckpt")
+    process.send_signal(signal.SIGUSR2)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 1, output[-3000:]
+    stopped = read_metrics(run_dir)
+    assert stopped["status"] == "interrupted" and 0 < stopped["steps"] < 10000
+    assert "SIGUSR2 at step" in stopped["error"]
+
+    again = run_cli(*FINITE_RUN, run_dir=run_dir)
+    assert again.returncode == 0, again.stderr[-3000:]
+    resumed = f"continuing the unfinished run in {run_dir} from step {stopped['steps']}"
+    assert resumed in again.stdout + again.stderr
+    metrics = read_metrics(run_dir)
+    assert metrics["status"] == "completed" and metrics["steps"] == 10000
+    assert metrics["resumed_from_step"] == stopped["steps"]
+    assert not list(run_dir.glob("checkpoints/last-v*.ckpt")), "one last.ckpt, overwritten"
+    assert_steps_once(run_dir / "tensorboard", "train/loss", every=100, last=10000)
+
+    whole = make_cfg(
+        "experiment=heart_lesson", "trainer.max_steps=10000", *CHECKPOINTS_ONLY, quiet=False
+    )
+    assert train(whole)["resumed_from_step"] is None
+    assert_same_weights(run_dir, whole.output_dir)
 
 
 def test_an_atomic_write_that_fails_leaves_the_old_file(tmp_path) -> None:

@@ -1,22 +1,38 @@
-"""A real one-node SLURM cluster on this machine (`scripts/slurm_local.sh`), and a sweep through
-`hydra/launcher=submitit_slurm` on it that gives what the same jobs give run locally.
+"""A real one-node SLURM cluster on this machine (`scripts/slurm_local.sh`), and sweeps through
+`hydra/launcher=submitit_slurm` on it: the same results as the jobs run locally; a job warned by
+SIGUSR2 (what submitit's requeue hangs on) is requeued and resumes exactly; a job cancelled
+outright is recorded and the sweep still reports.
 
 The cluster needs root and Debian's packages (installed on first use, ~40 s); without them the
-module is skipped with the script's own reason. It is stopped at the end only if this module
-started it.
+module is skipped with the script's own reason. It is stopped at the end only if a test
+started it, by the last test process using it (`slurm_cluster`), so no xdist worker stops it
+under another's test.
 """
 
 from __future__ import annotations
 
+import fcntl
+import json
+import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from helpers import ROOT, multirun, read_metrics, run_cli
+from helpers import (
+    LOGGED,
+    ROOT,
+    assert_same_weights,
+    multirun,
+    read_metrics,
+    start_script,
+    wait_for_file,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -43,24 +59,52 @@ def slurm_local(command: str, timeout: int = 120) -> subprocess.CompletedProcess
     )
 
 
+# The test processes using the cluster (xdist workers, pytest sessions), and whether a test started
+# it: {"started": bool, "users": [pid, ...]}, read and written under an flock.
+USERS = Path(tempfile.gettempdir()) / "experiments-slurm-test-users.json"
+
+
+@contextmanager
+def cluster_users() -> Iterator[dict]:
+    """The users' record, locked for the block, the dead ones left out; written back after."""
+    with open(f"{USERS}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            state = json.loads(USERS.read_text())
+        except (OSError, ValueError):
+            state = {"started": False, "users": []}
+        state["users"] = [pid for pid in state["users"] if Path(f"/proc/{pid}").exists()]
+        try:
+            yield state
+        finally:
+            USERS.write_text(json.dumps(state))
+
+
 @pytest.fixture(scope="module")
 def slurm_cluster() -> Iterator[None]:
-    """The local cluster, up: started here unless it already runs, then stopped only if so."""
-    already_running = slurm_local("status").returncode == 0
-    if not already_running:
-        began = time.perf_counter()
-        # A first start installs packages, and may wait up to 300 s for another apt's lock.
-        started = slurm_local("start", timeout=900)
-        if started.returncode != 0:
-            reason = (started.stderr.strip().splitlines() or ["no message"])[-1]
-            pytest.skip(f"no local SLURM cluster: {reason}")
-        print(f"slurm_local.sh start: {time.perf_counter() - began:.1f} s")
+    """The local cluster, up while any test process uses it: started here unless it already runs,
+    and stopped by the last test process to leave, if a test started it. (xdist may hand this
+    module's tests to several workers, each with its own module fixture.)"""
+    with cluster_users() as state:
+        if slurm_local("status").returncode != 0:
+            began = time.perf_counter()
+            # A first start installs packages, and may wait up to 300 s for another apt's lock.
+            started = slurm_local("start", timeout=900)
+            if started.returncode != 0:
+                reason = (started.stderr.strip().splitlines() or ["no message"])[-1]
+                pytest.skip(f"no local SLURM cluster: {reason}")
+            print(f"slurm_local.sh start: {time.perf_counter() - began:.1f} s")
+            state["started"] = True
+        state["users"].append(os.getpid())
     yield
-    if not already_running:
-        began = time.perf_counter()
-        stopped = slurm_local("stop")
-        assert stopped.returncode == 0, stopped.stdout + stopped.stderr
-        print(f"slurm_local.sh stop: {time.perf_counter() - began:.1f} s")
+    with cluster_users() as state:
+        state["users"].remove(os.getpid())
+        if state["started"] and not state["users"]:
+            began = time.perf_counter()
+            stopped = slurm_local("stop")
+            assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+            print(f"slurm_local.sh stop: {time.perf_counter() - began:.1f} s")
+            state["started"] = False
 
 
 def test_sweep_on_slurm_matches_local_runs(slurm_cluster, tmp_path: Path) -> None:
@@ -70,6 +114,11 @@ def test_sweep_on_slurm_matches_local_runs(slurm_cluster, tmp_path: Path) -> Non
 
     sweep_dir = tmp_path / "sweep"
     grid = ["experiment=xor", "model.lr=0.5,1.0", "trainer.max_steps=60"]
+    local = {  # the same jobs run locally, alongside
+        lr: start_script("train.py", "experiment=xor", f"model.lr={lr}", "trainer.max_steps=60",
+                         f"hydra.run.dir={tmp_path / f'local_lr{lr}'}")
+        for lr in (0.5, 1.0)
+    }  # fmt: skip
     began = time.perf_counter()
     done = multirun(*grid, *ON_SLURM, sweep_dir=sweep_dir, timeout=240)
     print(f"2-job sweep on SLURM: {time.perf_counter() - began:.1f} s")
@@ -85,11 +134,90 @@ def test_sweep_on_slurm_matches_local_runs(slurm_cluster, tmp_path: Path) -> Non
     assert list(summary["status"]) == ["completed", "completed"]
     for _, row in summary.iterrows():
         on_slurm = read_metrics(sweep_dir / str(row["job"]))
-        local_dir = tmp_path / f"local_lr{row['model.lr']}"
-        overrides = ["experiment=xor", f"model.lr={row['model.lr']}", "trainer.max_steps=60"]
-        local = run_cli(*overrides, run_dir=local_dir)
-        assert local.returncode == 0, local.stderr[-3000:]
-        expected = read_metrics(local_dir)
+        assert local[row["model.lr"]].wait(timeout=120) == 0
+        expected = read_metrics(tmp_path / f"local_lr{row['model.lr']}")
         assert on_slurm["steps"] == expected["steps"] == 60
         assert on_slurm["val/loss"] == pytest.approx(expected["val/loss"], abs=1e-6), row["job"]
         assert row["val/loss"] == pytest.approx(on_slurm["val/loss"], rel=1e-9)
+
+
+# Long enough to be signalled after its first checkpoint (every 1,000 steps), short enough to
+# finish once resumed.
+LONG_JOB = ["experiment=heart_lesson", "trainer.max_steps=10000", *LOGGED]
+
+
+def slurm_job(sweep_dir: Path, job: int) -> str:
+    """The SLURM id of a sweep's job (`<array>_<index>`, its .submitit folder's name)."""
+    (folder,) = sweep_dir.glob(f".submitit/*_{job}")
+    return folder.name
+
+
+def squeue_state(job_id: str) -> str:
+    done = subprocess.run(
+        ["squeue", "-h", "-j", job_id, "-o", "%T"], capture_output=True, text=True
+    )
+    return done.stdout.strip()
+
+
+def seconds_until_running_again(job_id: str, timeout: float = 120) -> float:
+    """After a requeue: seconds until SLURM runs the job again."""
+    began, pending = time.perf_counter(), False
+    while time.perf_counter() - began < timeout:
+        state = squeue_state(job_id)
+        pending = pending or state in ("PENDING", "REQUEUED")
+        if pending and state == "RUNNING":
+            return time.perf_counter() - began
+        time.sleep(0.2)
+    raise AssertionError(f"{job_id} was not run again within {timeout} s")
+
+
+def test_usr2_requeues_the_job_which_resumes_exactly(slurm_cluster, tmp_path: Path) -> None:
+    """`scancel --signal=USR2` is what submitit's time-limit warning sends: the job checkpoints at
+    a step boundary, submitit requeues it (`max_num_timeout=1`), and it resumes from that step to
+    the weights of an uninterrupted run; the sweep exits 0."""
+    sweep_dir, local_dir = tmp_path / "sweep", tmp_path / "local"
+    local = start_script("train.py", *LONG_JOB, "seed=0", f"hydra.run.dir={local_dir}")
+    began = time.perf_counter()
+    sweep = start_script(
+        "train.py", "-m", *LONG_JOB, "seed=0,1", *ON_SLURM, "hydra.launcher.max_num_timeout=1",
+        f"hydra.sweep.dir={sweep_dir}",
+    )  # fmt: skip
+    wait_for_file(sweep_dir / "0" / "checkpoints" / "last.ckpt", sweep)
+    job = slurm_job(sweep_dir, 0)
+    subprocess.run(["scancel", "--signal=USR2", job], check=True)
+    print(f"requeue: running again {seconds_until_running_again(job):.1f} s after SIGUSR2")
+    output, _ = sweep.communicate(timeout=240)
+    print(f"2-job sweep, one job requeued: {time.perf_counter() - began:.1f} s")
+    assert sweep.returncode == 0, output[-3000:]
+
+    metrics = read_metrics(sweep_dir / "0")
+    assert metrics["status"] == "completed" and metrics["steps"] == 10000
+    assert metrics["resumed_from_step"] > 0
+    log = "".join(p.read_text() for p in sweep_dir.glob(f".submitit/{job}/*_log.out"))
+    assert f"Requeued job {job} (0 remaining timeouts)" in log
+    assert local.wait(timeout=120) == 0
+    assert_same_weights(sweep_dir / "0", local_dir)
+    assert read_metrics(sweep_dir / "1")["resumed_from_step"] is None
+
+
+def test_a_cancelled_job_is_recorded_and_the_sweep_reports(slurm_cluster, tmp_path) -> None:
+    """`scancel` (SIGTERM, then SIGKILL after SLURM's KillWait): the job checkpoints, records
+    `interrupted` and returns, so submitit has its result; the sweep writes its summary, exits 1."""
+    sweep_dir = tmp_path / "sweep"
+    began = time.perf_counter()
+    sweep = start_script(
+        "train.py", "-m", "experiment=heart_lesson", "trainer.max_steps=2000,30000", *LOGGED,
+        *ON_SLURM, f"hydra.sweep.dir={sweep_dir}",
+    )  # fmt: skip
+    wait_for_file(sweep_dir / "1" / "checkpoints" / "last.ckpt", sweep)
+    subprocess.run(["scancel", slurm_job(sweep_dir, 1)], check=True)
+    output, _ = sweep.communicate(timeout=240)
+    print(f"2-job sweep, one job cancelled: {time.perf_counter() - began:.1f} s")
+    assert sweep.returncode == 1, output[-3000:]
+
+    summary = pd.read_csv(sweep_dir / "summary.csv")
+    assert list(summary["status"]) == ["completed", "interrupted"]
+    cancelled = read_metrics(sweep_dir / "1")
+    assert f"SIGTERM at step {cancelled['steps']}" in cancelled["error"]
+    assert cancelled["steps"] > 0 and (sweep_dir / "1" / "checkpoints" / "last.ckpt").is_file()
+    assert "job 1 interrupted" in output and "1 of 2 jobs did not complete" in output

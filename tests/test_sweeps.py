@@ -54,7 +54,7 @@ def test_lr_by_iterations_grid(tmp_path, launcher) -> None:
     runs = events.Runs()
     assert len(runs) == 4
     names = {Path(run).name for run in runs}
-    assert "experiment=xor,model.lr=0.5,trainer.max_steps=60" in names
+    assert "lr=0.5,max_steps=60,experiment=xor" in names, "run names lead with what differs"
     assert all("train/loss" in tags["scalars"] for tags in runs.values())
 
 

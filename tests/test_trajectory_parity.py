@@ -17,6 +17,13 @@ CASES = {
         "model.output_activation=sigmoid",
         "data.batch_size=16",
     ],
+    "iris softmax cross-entropy, mini-batches": [
+        "experiment=iris",
+        "model.hidden=[5]",
+        "model.optimizer=sgd",
+        "model.lr=0.5",
+        "data.batch_size=16",
+    ],
     "heart relu mse, no bias, rows drawn with replacement": [
         "experiment=heart_lesson",
         "model.hidden=[5]",

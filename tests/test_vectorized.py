@@ -19,6 +19,11 @@ CASES = {
     "scratch, per-seed mini-batches": ["experiment=heart", "model=scratch", "data.batch_size=16"],
     "mlp, rows drawn with replacement": ["experiment=heart_lesson", "model=mlp"],
     "scratch, momentum": ["experiment=xor", "model=scratch", "model.optimizer=momentum"],
+    "scratch, multiclass softmax cross-entropy": [
+        "experiment=iris",
+        "model=scratch",
+        "model.optimizer=sgd",
+    ],
     "mlp, adam, mini-batches": [
         "experiment=heart",
         "model=mlp",

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
+
+_sync_each = True  # False inside `one_sync_at_the_end`
 
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
@@ -21,7 +24,8 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
         with open(tmp, "wb") as f:
             write(f)
             f.flush()
-            os.fsync(f.fileno())
+            if _sync_each:
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
@@ -30,3 +34,17 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     text = json.dumps(payload, indent=2, sort_keys=False) + "\n"
     write_atomic(path, lambda f: f.write(text.encode()))
+
+
+@contextmanager
+def one_sync_at_the_end() -> Iterator[None]:
+    """Many files at once (a population's thousands of job folders): each is still written
+    beside its target and renamed into place, but flushed to disk by one `os.sync()` at the end
+    rather than an fsync each (~3 ms apiece here)."""
+    global _sync_each
+    _sync_each = False
+    try:
+        yield
+    finally:
+        _sync_each = True
+        os.sync()

@@ -10,13 +10,28 @@ from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import TensorBoardLogger
 
+from experiments.console import is_multirun, quiet_lightning, stdout_is_terminal
+
+quiet_lightning()  # Lightning's own console handler, beside Hydra's, would print everything twice
+
 
 class StepProgressBar(TQDMProgressBar):
     """One bar counting optimizer steps towards `trainer.max_steps` (the epoch itself is endless).
 
     Validation and test are a single full batch, so they get no bar of their own: their metrics
-    show in the training bar's postfix and in the final log line.
+    show in the training bar's postfix and in the final log line. Shown only on a terminal, and
+    never in a sweep's jobs (their console is one line each).
     """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not stdout_is_terminal() or is_multirun():
+            self.disable()
+
+    def get_metrics(self, trainer: L.Trainer, pl_module) -> dict:
+        metrics = super().get_metrics(trainer, pl_module)
+        metrics.pop("v_num", None)  # the logger's version: not a metric
+        return metrics
 
     def on_train_epoch_start(self, trainer: L.Trainer, *args) -> None:
         super().on_train_epoch_start(trainer, *args)
@@ -37,14 +52,33 @@ class StepProgressBar(TQDMProgressBar):
         return Tqdm(disable=True)
 
 
+class HParamsLogger(TensorBoardLogger):
+    """TensorBoardLogger whose HParams record marks the sweep's varied keys as differing and
+    lists them, then the headline metrics, first."""
+
+    def log_hyperparams(self, params, metrics=None, step=None) -> None:
+        from experiments.hparams import hparams_summaries, job_overrides, shown
+
+        params = {k: shown(v) for k, v in dict(params).items() if v is not None}
+        self.hparams.update(params)
+        if not metrics:
+            return
+        self.log_metrics(metrics, step)
+        _, varied = job_overrides()
+        writer = self.experiment._get_file_writer()
+        for summary in hparams_summaries(params, list(metrics), varied):
+            writer.add_summary(summary, step)
+
+
 def _tensorboard(trainer: L.Trainer):
     """The SummaryWriter when the run logs to TensorBoard, else None."""
     return trainer.logger.experiment if isinstance(trainer.logger, TensorBoardLogger) else None
 
 
 class LessonFigures(Callback):
-    """Loss curves after training; after testing, the task's pictures (`Task.pictures`). Each is
-    saved as `<run>/<name>.png` and shown in TensorBoard's Images tab."""
+    """Loss curves after training; after testing, the task's pictures (`Task.pictures`) and the
+    data module's (`pictures`). Each is saved as `<run>/<name>.png` and shown in TensorBoard's
+    Images tab."""
 
     def __init__(self) -> None:
         self.train_loss: list[tuple[int, float]] = []
@@ -62,22 +96,27 @@ class LessonFigures(Callback):
             self.val_loss.append((trainer.global_step, float(trainer.callback_metrics["val/loss"])))
 
     def on_fit_end(self, trainer: L.Trainer, pl_module) -> None:
+        if not trainer.is_global_zero:  # data-parallel: rank 0 draws
+            return
         from experiments import figures
 
         curves = figures.loss_curves(self.train_loss, self.val_loss, pl_module.hparams.loss)
         self._publish(trainer, "loss_curves", curves)
 
     def on_test_end(self, trainer: L.Trainer, pl_module) -> None:
+        if not trainer.is_global_zero:
+            return
         from experiments.inference import predict_raw
 
         datamodule = trainer.datamodule
         task = datamodule.task
         splits = datamodule.splits
-        pictures = task.pictures(
-            lambda rows: predict_raw(pl_module, datamodule.scaler, task, rows),
-            splits.x_test,
-            splits.y_test,
-        )
+
+        def predict(rows):
+            return predict_raw(pl_module, datamodule.scaler, task, rows)
+
+        pictures = task.pictures(predict, splits.x_test, splits.y_test)
+        pictures.update(datamodule.pictures(predict))  # the data's own (digits: misclassified)
         for name, fig in pictures.items():
             self._publish(trainer, name, fig)
 
@@ -115,27 +154,55 @@ class ParameterHistograms(Callback):
             if param.grad is not None:
                 writer.add_histogram(f"gradients/{name}", param.grad, step)
 
+    def on_train_end(self, trainer: L.Trainer, pl_module) -> None:
+        """The final weights, at the last step: the trained network is the last histogram."""
+        if (writer := _tensorboard(trainer)) is not None and trainer.is_global_zero:
+            for name, param in pl_module.net.named_parameters():
+                writer.add_histogram(f"weights/{name}", param.detach(), trainer.global_step)
+
 
 class GracefulInterrupt(Callback):
-    """Ctrl+C (SIGINT) or SIGTERM during training: finish the current step, write
-    `checkpoints/last.ckpt` at that step, and stop. `train()` then records `interrupted`.
+    """Ctrl+C (SIGINT), SIGTERM, or SIGUSR2 (submitit's warning before a SLURM time limit or a
+    preemption) during training: finish the current step, write `checkpoints/last.ckpt` at that
+    step, and stop. `train()` then records `interrupted`; for SIGUSR2 in a submitit job `cli` then
+    hands over to submitit, which requeues the job (see `experiments.resume`).
 
-    Both signals only set a flag: the checkpoint is taken between two steps, never in the middle
-    of an update, so resuming from it reproduces the uninterrupted run exactly.
+    The signals only set a flag: the checkpoint is taken between two steps, never in the middle
+    of an update, so resuming from it reproduces the uninterrupted run exactly. While training,
+    these handlers stand in for any others (submitit's among them); they are put back after.
+
+    Every checkpoint records the run's overrides (`state_dict`), so a run started into a folder
+    holding an unfinished run can tell whether that run is its own. A resumed run hides, in
+    TensorBoard, what an earlier attempt logged after the checkpoint it resumes from (a
+    `SessionLog.START` event, as `SummaryWriter(purge_step=...)` writes), so no step shows twice.
     """
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    SIGNALS = tuple(
+        getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR2") if hasattr(signal, name)
+    )
 
     def __init__(self) -> None:
         self.received: str | None = None
         self.checkpoint: Path | None = None
         self._previous: dict = {}
 
+    @property
+    def state_key(self) -> str:
+        from experiments.resume import RUN_STATE_KEY
+
+        return RUN_STATE_KEY
+
+    def state_dict(self) -> dict:
+        from experiments.resume import run_overrides
+
+        return {"overrides": run_overrides()}
+
     def _request_stop(self, signum: int, frame) -> None:
         self.received = signal.Signals(signum).name
 
     def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
         self._previous = {s: signal.signal(s, self._request_stop) for s in self.SIGNALS}
+        _hide_later_steps(trainer)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
         if self.received and not trainer.should_stop:
@@ -153,3 +220,17 @@ class GracefulInterrupt(Callback):
         for s, handler in self._previous.items():
             signal.signal(s, handler)
         self._previous = {}
+
+
+def _hide_later_steps(trainer: L.Trainer) -> None:
+    """A resumed run, or one started over in a folder that holds earlier TensorBoard events, hides
+    what was logged past the step it starts from (everything, when it starts over)."""
+    logger = trainer.logger
+    if not isinstance(logger, TensorBoardLogger) or not trainer.is_global_zero:
+        return
+    if trainer.global_step or any(Path(logger.log_dir).glob("events.out.tfevents.*")):
+        from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+
+        step = trainer.global_step + 1 if trainer.global_step else 0
+        start = Event(step=step, session_log=SessionLog(status=SessionLog.START))
+        logger.experiment._get_file_writer().add_event(start)

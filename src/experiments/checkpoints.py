@@ -1,5 +1,5 @@
 """Checkpoints: written whole (`AtomicCheckpointIO`), read safely (`weights_only=True`), and
-turned back into the model, scaler and task they hold."""
+turned back into the model, encoder, scaler and task they hold."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 
 from experiments.architecture import Architecture
 from experiments.atomic import write_atomic
-from experiments.data.scaler import Scaler
 from experiments.errors import ConfigError, missing_checkpoint
-from experiments.tasks import Task, task_from_state
+from experiments.inference import Preprocessing
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -31,6 +30,7 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 MODEL_CLASSES = {
     "experiments.models.scratch.ScratchModule": ("experiments.models", "ScratchModule"),
     "experiments.models.mlp.MLPModule": ("experiments.models", "MLPModule"),
+    "experiments.compare.LockstepModule": ("experiments.compare", "LockstepModule"),  # compare=true
 }
 
 
@@ -68,10 +68,9 @@ def model_from_checkpoint(checkpoint: dict[str, Any]):
     return model.eval()
 
 
-def preprocessing_from_checkpoint(checkpoint: dict[str, Any]) -> tuple[Scaler, Task]:
-    """The fitted scaler and the task: what turns raw rows into model inputs and back."""
-    state = checkpoint["experiments"]["data"]
-    return Scaler.from_state(state["scaler"]), task_from_state(state["task"])
+def preprocessing_from_checkpoint(checkpoint: dict[str, Any]) -> Preprocessing:
+    """The fitted encoder, scaler and task: what turns raw rows into model inputs and back."""
+    return Preprocessing.from_state(checkpoint["experiments"]["data"])
 
 
 def check_same_architecture(checkpoint: dict[str, Any], model, path: str | Path) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
+from experiments.data_parallel import requested_devices
 from experiments.errors import ConfigError
 
 MAX_CHUNK = 100
@@ -43,6 +44,13 @@ def chunk_size(cfg: DictConfig, done: int = 0) -> int:
     requested = cfg.get("updates_per_batch", "auto")
     if not isinstance(cfg.trainer.get("val_check_interval"), int):
         return 1  # a fraction of an epoch: Lightning's own batch counting, one update each
+    if requested_devices(cfg) > 1:  # DDP reduces once per forward: one update per batch
+        if requested not in ("auto", 1):
+            raise ConfigError(
+                f"updates_per_batch={requested} cannot run data-parallel (trainer.devices="
+                f"{requested_devices(cfg)}): use updates_per_batch=auto or 1"
+            )
+        return 1
     counts = _step_counts(cfg, done)
     common = math.gcd(*counts)
     if requested == "auto":
@@ -69,26 +77,50 @@ def trainer_intervals(cfg: DictConfig, size: int) -> dict[str, int]:
     }
 
 
+class Chunk:
+    """`size` consecutive (x, y) batches: one Lightning batch, one update each.
+
+    Not a list: Lightning walks a list batch element by element to move it to the device (~30 us
+    an update for a 100-batch chunk); a `Chunk` moves itself in one call."""
+
+    def __init__(self, batches: list) -> None:
+        self.batches = batches
+
+    def __iter__(self) -> Iterator:
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+    def to(self, *args: Any, **kwargs: Any) -> Chunk:
+        return Chunk([(x.to(*args, **kwargs), y.to(*args, **kwargs)) for x, y in self.batches])
+
+
 class Chunks:
-    """Lists of `size` consecutive batches of `batches`: one Lightning batch, `size` updates."""
+    """`Chunk`s of `size` consecutive batches of `batches`, each batch passed through `convert`
+    as it is drawn (the precision plugin's: a `Chunk` is not a collection it converts)."""
 
-    def __init__(self, batches: Iterable, size: int) -> None:
+    def __init__(self, batches: Iterable, size: int, convert=None) -> None:
         self.batches, self.size = batches, size
+        self.convert = convert or (lambda batch: batch)
 
-    def __iter__(self) -> Iterator[list]:
+    def __iter__(self) -> Iterator[Chunk]:
         batches = iter(self.batches)
         while True:
-            yield [next(batches) for _ in range(self.size)]
+            yield Chunk([self.convert(next(batches)) for _ in range(self.size)])
 
 
-def chunked_loader(batches: Iterable, size: int):
-    """A DataLoader whose every item is a chunk of `size` batches (already tensors: no
-    collation, no worker processes)."""
+def chunked_loader(batches: Iterable, trainer):
+    """A DataLoader whose every item is a `Chunk` of as many batches as the trainer's
+    `ChunkedUpdates` says, in the trainer's precision (already tensors: no collation, no worker
+    processes)."""
     from torch.utils.data import DataLoader, IterableDataset
 
+    chunks = Chunks(batches, size_of(trainer), trainer.precision_plugin.convert_input)
+
     class _Dataset(IterableDataset):
-        def __iter__(self) -> Iterator[list]:
-            return iter(Chunks(batches, size))
+        def __iter__(self) -> Iterator[Chunk]:
+            return iter(chunks)
 
     return DataLoader(_Dataset(), batch_size=None, num_workers=0)
 
@@ -107,6 +139,30 @@ def recount_batches(checkpoint: dict[str, Any], size: int) -> None:
     state = loop.get("epoch_loop.state_dict")
     if state is not None:
         state["_batches_that_stepped"] = state.get("_batches_that_stepped", 0) + shift
+
+
+def lightning_steps_every_update(trainer) -> bool:
+    """Whether each update must go through Lightning's optimizer `step()`: with mixed precision
+    its plugin scales the loss and unscales the gradients, which our updates alone cannot."""
+    from lightning.pytorch.plugins.precision import MixedPrecision
+
+    return isinstance(trainer.precision_plugin, MixedPrecision)
+
+
+def step_outside_lightning(trainer, optimizer) -> None:
+    """One update by the bare optimizer (its hook-free `update()` where it has one, as the
+    hand-written ones do), counted by Lightning as one optimizer step.
+
+    The first update of a chunk goes through Lightning's `step()` (hooks, precision plugin,
+    profiler: ~100 us, more than a lesson network's whole update); the rest of the chunk comes
+    here. `global_step` still counts every update, so `max_steps`, intervals, checkpoints and
+    resume stay on exact steps; `on_before_optimizer_step` sees the first update of each chunk,
+    which every interval falls on.
+    """
+    getattr(optimizer, "update", optimizer.step)()
+    progress = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
+    progress.increment_ready()
+    progress.increment_completed()
 
 
 @cache

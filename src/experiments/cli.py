@@ -10,16 +10,12 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from experiments.errors import ExperimentError, RunInterrupted
+from experiments.console import announce_end, is_multirun
+from experiments.errors import ConfigError, ExperimentError, RunInterrupted
+from experiments.resume import completed_before, hand_over_to_submitit, prepare_run
+from experiments.run_lock import RunLocked, held
 
 log = logging.getLogger("experiments")
-
-
-def _is_multirun() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
 
 def _record_failure(cfg: DictConfig, err: BaseException) -> None:
@@ -51,23 +47,35 @@ def run_training(cfg: DictConfig) -> float | None:
 
     A user error is one logged line and exit status 1. In a sweep no job stops the others: a
     failure is recorded in the job's metrics.json (NaN to the sweeper), and the sweep summary
-    exits non-zero at the end. Ctrl+C or SIGTERM stops a sweep too: the finished jobs stay, and
-    `scripts/summarize.py` reports them.
+    exits non-zero at the end. An interruption (`interrupted`, a checkpoint at that step) ends a
+    single run with status 1; in a sweep it is the job's result (NaN), so a launcher running jobs
+    elsewhere (submitit, joblib) collects it, except where the job runs in the sweep's own process
+    (the basic launcher): there the signal was meant for the sweep, which stops and reports.
+    A run takes its folder's lock first (`run_lock`), and continues the folder's own unfinished
+    run, or, in a sweep started again, a job completed before is not run again (`resume`).
     """
     silence_known_warnings()
-    multirun = _is_multirun()
+    multirun = is_multirun()
+    population = bool(cfg.get("population_plan"))  # a job of hydra/sweeper=vectorized
+    if multirun and not population and (record := completed_before(cfg)) is not None:
+        return record.get(cfg.get("optimized_metric", "val/loss"), math.nan)
     try:
-        if cfg.get("population_plan"):  # a job of hydra/sweeper=vectorized
-            from experiments.vectorized import train_population
-
-            train_population(cfg)
-            return None
-        from experiments.training import train
-
-        record = train(cfg)
+        with held(cfg.output_dir):
+            return _train(cfg, multirun, population)
+    except RunLocked as err:  # another run's folder: nothing of ours to record there
+        log.error("%s", err)
+        if not multirun:
+            sys.exit(1)
+        return math.nan
+    except RunInterrupted as err:
+        log.error("%s", err)
+        hand_over_to_submitit(err, cfg.output_dir)  # SIGUSR2 under submitit: requeued, exits
+        if not multirun or _in_sweep_process():
+            sys.exit(1)
+        return math.nan
     except ExperimentError as err:
         log.error("%s", err)
-        if not multirun or isinstance(err, RunInterrupted):
+        if not multirun:
             sys.exit(1)
         _record_failure(cfg, err)
         return math.nan
@@ -77,14 +85,40 @@ def run_training(cfg: DictConfig) -> float | None:
         log.exception("job failed: %s", err)
         _record_failure(cfg, err)
         return math.nan
+
+
+def _train(cfg: DictConfig, multirun: bool, population: bool) -> float | None:
+    if population:
+        from experiments.vectorized import train_population
+
+        train_population(cfg)
+        return None
+    from experiments.training import train
+
+    record = train(prepare_run(cfg, sweep_job=multirun))
+    if not multirun:
+        announce_end(cfg.output_dir)
     return record.get(cfg.get("optimized_metric", "val/loss"), math.nan)
+
+
+def _in_sweep_process() -> bool:
+    """Jobs of the basic launcher run one after another in the sweep's own process."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return str(HydraConfig.get().launcher.get("_target_", "")).endswith(".BasicLauncher")
 
 
 def run_prediction(cfg: DictConfig) -> None:
     """Print the predictions table; a user error is one logged line and exit status 1."""
-    from experiments.predicting import predict
+    from omegaconf import OmegaConf
 
     try:
+        if OmegaConf.is_missing(cfg, "ckpt_path"):  # before torch: one line within a second
+            raise ConfigError(
+                "ckpt_path is required: give ckpt_path=outputs/runs/<run>/checkpoints/last.ckpt"
+            )
+        from experiments.predicting import predict
+
         table = predict(cfg)
     except ExperimentError as err:
         log.error("%s", err)

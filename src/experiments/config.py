@@ -8,20 +8,24 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
+from experiments import data_parallel
 from experiments.architecture import Architecture
 from experiments.chunking import chunk_size
-from experiments.errors import ConfigError, missing_checkpoint, missing_csv
+from experiments.errors import ConfigError, missing_checkpoint
+from experiments.tasks import model_defaults
 
 
 def tensorboard_run_name() -> str:
-    """In a sweep, the job's overrides (`model.lr=0.1,trainer.max_steps=1000`), so TensorBoard
-    names each job by what it changed; in a single run, nothing (events go in tensorboard/)."""
+    """In a sweep, the job's overrides, those the sweep varies first (`lr=0.1,max_steps=1000`), so
+    TensorBoard names each job by what it changed; in a single run, nothing (in tensorboard/)."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return ""
-    return HydraConfig.get().job.override_dirname.replace("/", "_") or "defaults"
+    from experiments.hparams import job_overrides, run_name
+
+    return run_name(*job_overrides()) or "defaults"
 
 
 def register_resolvers() -> None:
@@ -40,15 +44,86 @@ def _positive_number(key: str, value: object, kind: type = Real) -> None:
         raise ConfigError(f"{key}={value!r} is not allowed: use {what}")
 
 
+def _vectorized_sweep(cfg: DictConfig) -> bool:
+    """A job of `hydra/sweeper=vectorized`, or one of its population's members."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if cfg.get("population_plan"):
+        return True
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    return choices.get("hydra/sweeper") == "vectorized"
+
+
+def _check_compare(cfg: DictConfig) -> None:
+    """`compare` is true or false, `compare_tolerance` null or positive; compare=true trains one
+    pair, not a vectorized population."""
+    if not isinstance(compare := cfg.get("compare", False), bool):
+        raise ConfigError(f"compare={compare!r} is not allowed: use true or false")
+    if (tolerance := cfg.get("compare_tolerance")) is not None:
+        _positive_number("compare_tolerance", tolerance)
+    if compare and _vectorized_sweep(cfg):
+        raise ConfigError(
+            "compare=true trains one scratch/autograd pair in lockstep, not a vectorized "
+            "population: drop hydra/sweeper=vectorized (the basic sweeper runs compare=true jobs)"
+        )
+    if compare and "mixed" in (precision := str(cfg.trainer.get("precision"))):
+        raise ConfigError(
+            f"compare=true with trainer.precision={precision}: use one precision for every "
+            "operation, e.g. 64-true or 32-true (mixed precision rescales autograd's loss)"
+        )
+
+
+PRECISIONS = ("64-true", "32-true", "16-mixed", "bf16-mixed", "16-true", "bf16-true")
+ACCELERATORS = ("cpu", "gpu", "cuda", "auto")
+SEED_MAX = 2**32 - 1  # numpy's seeds: 0 to 2**32 - 1
+
+
+def _check_trainer(cfg: DictConfig) -> None:
+    """`seed`, `trainer.precision` and `trainer.accelerator`: values this project can run."""
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX:
+        raise ConfigError(f"seed={seed!r} is not allowed: use an integer from 0 to {SEED_MAX}")
+    precision = str(cfg.trainer.get("precision"))
+    precision = {"64": "64-true", "32": "32-true", "16": "16-mixed", "bf16": "bf16-mixed"}.get(
+        precision, precision
+    )
+    _one_of("trainer.precision", precision, PRECISIONS)
+    scratch = str(cfg.model.get("_target_")).endswith("ScratchModule")
+    if precision.endswith("-mixed") and scratch and cfg.get("compare") is not True:
+        raise ConfigError(
+            f"trainer.precision={precision} with model=scratch is not supported (autocast does "
+            "not reach hand-written gradients): use 32-true, 64-true, or model=mlp"
+        )
+    accelerator = str(cfg.trainer.get("accelerator", "auto"))
+    _one_of("trainer.accelerator", accelerator, ACCELERATORS)
+
+
+def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"{key}={value} is not allowed: use one of {', '.join(allowed)}")
+
+
 def check_config(cfg: DictConfig) -> None:
-    """Raise a `ConfigError` naming the key, the value and what is allowed."""
-    Architecture.from_config(cfg.model).check()
+    """Raise a `ConfigError` naming the key, the value and what is allowed (a `DataError` for
+    the table `data.path` names: it is read here, before torch). Model keys left at `auto`
+    (`experiment=table`) are set here from the data's task."""
+    from experiments.data.checks import check_data  # pandas: only once a run is checked
+
     _positive_number("trainer.max_steps", cfg.trainer.max_steps, int)
+    _check_trainer(cfg)
+    if not isinstance(train := cfg.get("train", True), bool):
+        raise ConfigError(f"train={train!r} is not allowed: use true or false")
+    if not train and not cfg.get("ckpt_path"):
+        raise ConfigError("train=false evaluates a checkpoint: add ckpt_path=PATH")
     chunk_size(cfg)
-    if (path := cfg.data.get("path")) and not Path(path).expanduser().is_file():
-        raise missing_csv("data.path", path)
+    task = check_data(cfg.data)
+    for key, value in model_defaults(cfg.model, task).items():
+        cfg.model[key] = value
+    Architecture.from_config(cfg.model).check()
     if (ckpt := cfg.get("ckpt_path")) and not Path(ckpt).expanduser().is_file():
         raise missing_checkpoint(ckpt)
+    _check_compare(cfg)
+    data_parallel.check(cfg)
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     if accelerator in ("gpu", "cuda"):
         import torch

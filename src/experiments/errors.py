@@ -27,7 +27,12 @@ def missing_checkpoint(path: object) -> ConfigError:
 
 
 class RunInterrupted(ExperimentError):
-    """SIGINT or SIGTERM stopped training; a checkpoint was written at that step."""
+    """SIGINT, SIGTERM or SIGUSR2 stopped training; a checkpoint was written at that step.
+    `signal` names the signal ("SIGUSR2": submitit's preemption / time-limit warning)."""
+
+    def __init__(self, message: str, signal: str | None = None) -> None:
+        self.signal = signal
+        super().__init__(message)
 
 
 class DivergedError(ExperimentError):
@@ -36,3 +41,17 @@ class DivergedError(ExperimentError):
     def __init__(self, step: int, loss: float) -> None:
         self.step = step
         super().__init__(f"training diverged at step {step} (loss = {loss}): try a lower model.lr")
+
+
+class ParityError(ExperimentError):
+    """compare=true: a gradient or weight of the scratch network and of the autograd one differ
+    by more than `compare_tolerance` (see experiments.compare)."""
+
+    def __init__(
+        self, quantity: str, layer: str, value: float, tolerance: float, step: int, hint: str
+    ) -> None:
+        self.step = step
+        super().__init__(
+            f"scratch and autograd part at step {step}: the {quantity} of {layer} differs by "
+            f"{value:.3g} > compare_tolerance={tolerance:g}; {hint}"
+        )

@@ -1,4 +1,5 @@
-"""The pictures of a run: loss curves, confusion matrix, decision boundary, predictions vs targets.
+"""The pictures of a run: loss curves, confusion matrix, decision boundary, predictions vs targets,
+misclassified digits.
 
 Each function returns a matplotlib Figure; `experiments.callbacks.LessonFigures` saves it as PNG
 and sends it to TensorBoard's Images tab. matplotlib is imported here only, on first use.
@@ -6,6 +7,7 @@ and sends it to TensorBoard's Images tab. matplotlib is imported here only, on f
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 
 import matplotlib
@@ -13,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")  # files only, never a window
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 from matplotlib.figure import Figure
 from torch import Tensor
@@ -35,14 +38,17 @@ def loss_curves(
     return fig
 
 
-def confusion_matrix(probabilities: Tensor, labels: Tensor) -> Figure:
-    from torchmetrics.classification import BinaryConfusionMatrix
+def confusion_matrix(predicted: Tensor, truth: Tensor, names: Sequence[str]) -> Figure:
+    """Counts of (true class, predicted class) on the test split, labelled with the class names."""
+    from torchmetrics.classification import MulticlassConfusionMatrix
 
-    metric = BinaryConfusionMatrix()
-    metric.update(probabilities.detach().cpu(), labels.long().cpu())
-    fig, ax = metric.plot(labels=["0", "1"])
+    # sync_on_compute off: under data-parallel training only rank 0 draws, so nothing to gather
+    metric = MulticlassConfusionMatrix(num_classes=len(names), sync_on_compute=False)
+    metric.update(predicted.detach().cpu().long().ravel(), truth.cpu().long().ravel())
+    fig, ax = metric.plot(labels=list(names))
     ax.set(xlabel="predicted", ylabel="true", title="Confusion matrix (test)")
-    fig.set_size_inches(4.5, 4)
+    side = 4 + 0.35 * max(0, len(names) - 2)
+    fig.set_size_inches(side + 0.5, side)
     return fig
 
 
@@ -81,5 +87,25 @@ def predictions_vs_targets(predictions: Tensor, targets: Tensor) -> Figure:
     ax.set(xlabel="target", ylabel="prediction", title="Predictions vs targets (test)")
     ax.grid(alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def misclassified_images(
+    images: np.ndarray, truth: Sequence[str], predicted: Sequence[str], limit: int = 24
+) -> Figure:
+    """Up to `limit` test images the model got wrong, each titled 'true -> predicted'."""
+    wrong = [i for i, (t, p) in enumerate(zip(truth, predicted, strict=True)) if t != p][:limit]
+    columns = 8
+    rows = max(1, math.ceil(len(wrong) / columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.1, rows * 1.3 + 0.6))
+    for ax in np.ravel(axes):
+        ax.axis("off")
+    for ax, i in zip(np.ravel(axes), wrong, strict=False):
+        ax.imshow(images[i], cmap="gray_r", interpolation="nearest")
+        ax.set_title(f"{truth[i]} -> {predicted[i]}", fontsize=9, color="firebrick")
+    total = sum(t != p for t, p in zip(truth, predicted, strict=True))
+    shown = f", {len(wrong)} shown" if total > len(wrong) else ""
+    fig.suptitle(f"Misclassified test images: {total} of {len(truth)}{shown} (true -> predicted)")
     fig.tight_layout()
     return fig

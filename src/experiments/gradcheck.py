@@ -10,9 +10,7 @@ gradient of every parameter tensor (`0.weight`, `0.bias`, `2.weight`, ...) from 
   element at a time (every element, or a fixed-seed sample of `MAX_FD_ELEMENTS` in a bigger
   tensor);
 - autograd through the `torch.nn` network of the same config (`model=mlp`'s), same weights.
-
-The data is the whole training split as the datamodule hands it to training: every batch the
-stream draws is a subset of its rows, and all of them go through the batch sums and means.
+The data is the whole training split as training gets it (every batch is a subset of its rows).
 
 Per element, rel = |a - b| / max(|a|, |b|, TINY); the table shows each tensor's largest rel and
 |a - b|. An element passes when rel is under the threshold, or when |a - b| is under the

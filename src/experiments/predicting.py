@@ -1,4 +1,11 @@
-"""`predict(cfg)`: a checkpoint's model on raw inputs, as a table and `predictions.csv`."""
+"""`predict(cfg)`: a checkpoint's model on raw rows, as a table and `predictions.csv`.
+
+Rows come from `inputs=[[...]]` (values in the model's column order) or `input_csv=FILE`
+(columns by name: a header is required, extra columns such as an id or the label are ignored).
+Cells are read as training read them (`Encoder.check`): a number column holds numbers, text
+columns are one-hot encoded with the training categories, and empty cells follow the training
+run's `data.missing`.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +13,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.checkpoints import (
@@ -13,51 +21,53 @@ from experiments.checkpoints import (
     preprocessing_from_checkpoint,
     read_checkpoint,
 )
-from experiments.data.scaler import Scaler
+from experiments.data.cells import Where, file_rows, frame_rows
+from experiments.data.encoder import Encoder
+from experiments.data.reader import read_header_and_rows
 from experiments.errors import ConfigError, DataError, missing_csv
-from experiments.inference import predict_raw
 
 log = logging.getLogger(__name__)
 
 
-def read_inputs(cfg: DictConfig, scaler: Scaler) -> np.ndarray:
-    """Raw input rows from `inputs=` or `input_csv=`, checked against the model's input width."""
+def read_inputs(cfg: DictConfig, encoder: Encoder) -> tuple[pd.DataFrame, Where, str]:
+    """(raw rows under the model's column names, where each row sits, where they came from)."""
     if (cfg.inputs is None) == (cfg.input_csv is None):
         raise ConfigError("give the rows to predict: either 'inputs=[[...]]' or input_csv=FILE")
-    names = scaler.feature_names
-    if cfg.input_csv is not None:
-        import pandas as pd
-
-        path = Path(cfg.input_csv)
-        if not path.is_file():
-            raise missing_csv("input_csv", path)
-        frame = pd.read_csv(path)
-        if set(names) <= set(frame.columns):
-            frame = frame[names]  # extra columns (a label, an id) are left out
-        rows = frame.to_numpy()
-    else:
+    names = encoder.columns
+    if cfg.input_csv is None:
         rows = np.asarray(OmegaConf.to_container(cfg.inputs), dtype=object)
-    if rows.ndim != 2 or rows.shape[1] != len(names):
-        given = rows.shape[1] if rows.ndim == 2 else "ragged rows"
-        raise ConfigError(
-            f"the model takes {len(names)} inputs per row ({', '.join(names)}); given: {given}"
+        if rows.ndim != 2 or rows.shape[1] != len(names):
+            given = rows.shape[1] if rows.ndim == 2 else "ragged rows"
+            raise ConfigError(
+                f"the model takes {len(names)} inputs per row ({', '.join(names)}); given: {given}"
+            )
+        return pd.DataFrame(rows, columns=names), frame_rows(), "inputs"
+    path = Path(cfg.input_csv).expanduser()
+    if not path.is_file():
+        raise missing_csv("input_csv", path)
+    frame = read_header_and_rows(path)
+    frame.columns = [str(c).strip() for c in frame.columns]
+    lacking = [c for c in names if c not in frame.columns]
+    if lacking:
+        raise DataError(
+            f"{path} lacks the column{'s' if len(lacking) > 1 else ''} "
+            f"{', '.join(map(repr, lacking))} the model takes; its columns are: "
+            f"{', '.join(frame.columns)}. The model reads columns by name: {', '.join(names)}"
         )
-    try:
-        return rows.astype(np.float64)
-    except (TypeError, ValueError) as err:
-        raise DataError(f"inputs must be numbers: {err}") from err
+    if frame.empty:
+        raise DataError(f"{path} has a header but no rows to predict")
+    return frame[names], file_rows(path), str(path)
 
 
-def predict(cfg: DictConfig):
+def predict(cfg: DictConfig) -> pd.DataFrame:
     """Return the predictions as a pandas DataFrame and write `<output_dir>/predictions.csv`."""
-    import pandas as pd
-
     checkpoint = read_checkpoint(cfg.ckpt_path)
-    scaler, task = preprocessing_from_checkpoint(checkpoint)
-    rows = read_inputs(cfg, scaler)
+    preprocessing = preprocessing_from_checkpoint(checkpoint)
+    frame, where, source = read_inputs(cfg, preprocessing.encoder)
+    frame = preprocessing.encoder.check(frame, where, source)
     model = model_from_checkpoint(checkpoint)
-    outputs = predict_raw(model, scaler, task, rows).numpy()
-    table = pd.DataFrame(rows, columns=scaler.feature_names).assign(**task.output_columns(outputs))
+    outputs = preprocessing.predict(model, frame).numpy()
+    table = frame.assign(**preprocessing.task.output_columns(outputs))
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     table.to_csv(output_dir / "predictions.csv", index=False)

@@ -19,11 +19,14 @@ def write_metrics(
     steps: int,
     seconds: float,
     metrics: dict[str, float],
+    resumed_from_step: int | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """metrics.json: status (completed, diverged, failed or interrupted), error, steps, seconds,
-    then each final metric under its logged name."""
+    resumed_from_step (the checkpoint's step when the run resumed, else null), then each final
+    metric under its logged name."""
     payload = {"status": status, "error": error, "steps": steps, "seconds": round(seconds, 3)}
+    payload["resumed_from_step"] = resumed_from_step
     payload.update(sorted(metrics.items()))
     payload.update(extra)
     write_json_atomic(Path(output_dir) / "metrics.json", payload)
@@ -31,8 +34,13 @@ def write_metrics(
 
 
 def hparams_of(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]:
-    """The flat row the TensorBoard HParams tab compares runs by."""
-    return {
+    """The flat row the TensorBoard HParams tab compares runs by: in a sweep, the keys it varies
+    first, as typed (`model.lr`); then the run's own, less those the swept keys already name."""
+    from experiments.hparams import swept_row
+
+    swept = swept_row(cfg, choices)
+    lasts = {key.rsplit(".", 1)[-1] for key in swept}
+    row = {
         "experiment": choices.get("experiment", "none"),
         "model": choices.get("model", cfg.model._target_.rsplit(".", 1)[-1]),
         "data": choices.get("data", cfg.data._target_.rsplit(".", 1)[-1]),
@@ -41,6 +49,7 @@ def hparams_of(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]:
         "seed": int(cfg.seed),
         **Architecture.from_config(cfg.model).hparams(),
     }
+    return {**swept, **{k: v for k, v in row.items() if k not in lasts}}
 
 
 def finish_run(

@@ -1,5 +1,7 @@
 """The sweep report, written at the sweep root when a multirun ends (`SweepSummary`, the Hydra
-callback) or again by `scripts/summarize.py`. Job folders without metrics.json are `missing`.
+callback) or again by `scripts/summarize.py`. It lists every job of the sweep's plan
+(`experiments.sweep_plan`) and every job folder; a job never started, or whose folder has no
+metrics.json, is `missing`.
 
 - `summary.csv`, `summary.md`: one row per job, in job order: `job`, the swept keys (`seed`
   last), `status`, the optimized metric, other `val/` metrics, `train/`, `test/` (confusion counts
@@ -19,10 +21,12 @@ null, booleans, lists) stay the override's text; values sort numbers first, then
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import math
 import numbers
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -50,11 +54,19 @@ def _parse_value(text: str) -> Any:
     return value if is_number(value) and math.isfinite(value) else text
 
 
-def _read_job(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(values by override key, the record: job, overrides and metrics.json) of a job folder."""
-    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text()) or []
-    values = {k: _parse_value(v) for k, _, v in (o.lstrip("+~").partition("=") for o in overrides)}
-    record: dict[str, Any] = {"job": int(job_dir.name), "overrides": " ".join(overrides)}
+def _read_job(job: int, job_dir: Path | None, planned: list[str] | None):
+    """(values by override key, the record: job, overrides and metrics.json) of a job. A planned
+    job without a folder, or whose folder holds other overrides (an earlier sweep's), is
+    `missing`, shown with its planned overrides."""
+    found = None if job_dir is None else _overrides(job_dir)
+    overrides = planned if found is None or (planned is not None and found != planned) else found
+    pairs = (o.lstrip("+~").partition("=") for o in overrides or [])
+    values = {k: _parse_value(v) for k, _, v in pairs}
+    record: dict[str, Any] = {"job": job, "overrides": " ".join(overrides or [])}
+    if found is None:
+        return values, record | {"status": "missing", "error": "never started"}
+    if overrides is not found:
+        return values, record | {"status": "missing", "error": f"folder holds {' '.join(found)}"}
     try:
         record.update(json.loads((job_dir / "metrics.json").read_text()))
     except FileNotFoundError:
@@ -66,16 +78,25 @@ def _read_job(job_dir: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     return values, record
 
 
+def _overrides(job_dir: Path) -> list[str]:
+    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text())
+    return [str(o) for o in overrides or []]
+
+
 def collect(sweep_dir: Path):
-    """A DataFrame with one row per job folder (named by its job number), in job order; its
-    `attrs["keys"]` lists the override keys."""
+    """A DataFrame with one row per job, in job order: every job of the sweep's plan
+    (`sweep_plan.json`) and every job folder (named by its job number); its `attrs["keys"]` lists
+    the override keys."""
     import pandas as pd
 
-    jobs = [p.parents[1] for p in Path(sweep_dir).glob("*/.hydra/overrides.yaml")]
-    jobs = sorted((d for d in jobs if d.name.isdigit()), key=lambda d: int(d.name))
-    if not jobs:
+    from experiments import sweep_plan
+
+    folders = {p.parents[1] for p in Path(sweep_dir).glob("*/.hydra/overrides.yaml")}
+    folders = {int(d.name): d for d in folders if d.name.isdigit()}
+    planned = sweep_plan.jobs(sweep_dir)
+    if not folders and not planned:
         raise FileNotFoundError(f"{sweep_dir} holds no job folders (<job>/.hydra/overrides.yaml)")
-    read = [_read_job(d) for d in jobs]
+    read = [_read_job(n, folders.get(n), planned.get(n)) for n in sorted({*folders, *planned})]
     keys = list(dict.fromkeys(k for values, _ in read for k in values))
     table = pd.DataFrame([{k: v.get(k, "(unset)") for k in keys} | r for v, r in read])
     table.attrs["keys"] = [k for k in keys if k not in FIXED_COLUMNS]
@@ -199,53 +220,9 @@ def _best(table, axes: list[str], configs, metric: str, mode: str):
     return f"{line}{'; ' * bool(scores)}{scores} (jobs {best['jobs']})", {k: best[k] for k in keys}
 
 
-def _md_table(frame, right: list[str]) -> list[str]:
-    """A Markdown table of the cells as `show` writes them; the `right` columns aligned right."""
-
-    def cell(value: Any) -> str:
-        return show(value).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(c) for c in frame.columns) + " |"]
-    lines.append("|" + "|".join("---:" if c in right else "---" for c in frame.columns) + "|")
-    return lines + ["| " + " | ".join(map(cell, r)) + " |" for r in frame.itertuples(index=False)]
-
-
-def _config_table(configs, keys: list[str], metric: str):
-    """summary.md's view of the per-configuration table: 'mean ± std' cells."""
-    shown = configs[keys].copy()
-    counts = zip(configs["n"], configs["jobs"].str.split().str.len(), strict=True)
-    shown["n"] = [f"{n}" if n == of else f"{n} of {of}" for n, of in counts]
-    for m in [c.removesuffix("_mean") for c in configs.columns if c.endswith("_mean")]:
-        stats = zip(configs[f"{m}_mean"], configs[f"{m}_std"], strict=True)
-        shown[m] = [plus_minus(mean, std) for mean, std in stats]
-        if m == metric:
-            bounds = zip(configs[f"{m}_ci95_low"], configs[f"{m}_ci95_high"], strict=True)
-            shown[f"{m} 95 % CI"] = [f"{a:.4g} to {b:.4g}" if a == a else "" for a, b in bounds]
-    return shown
-
-
-def _markdown(table, axes, configs, best, shared, metric: str, mode: str, name: str) -> str:
-    from pandas.api.types import is_numeric_dtype
-
-    better = "lower" if mode == "min" else "higher"
-    done = f"{(table['status'] == 'completed').sum()} completed; {metric}: {better} is better"
-    lines = [f"# Sweep {name}: {len(table)} jobs, {done}", ""]
-    lines += [f"Every job: {' '.join(shared)}", ""] if shared else []
-    shown = table.drop(columns=["overrides"])
-    lines += _md_table(shown, [c for c in shown.columns if is_numeric_dtype(shown[c])])
-    lines += ["", best or f"No completed job has {metric}."]
-    if configs is not None:
-        keys = [k for k in axes if k != SEED]
-        shown = _config_table(configs, keys, metric)
-        left = [k for k in keys if not is_numeric_dtype(configs[k])]
-        lines += ["", "## By configuration: mean ± std over seeds (n completed)", ""]
-        lines += _md_table(shown, [c for c in shown.columns if c not in left])
-    return "\n".join(lines) + "\n"
-
-
 def _write(sweep_dir: Path, metric: str, mode: str):
     """Write the report's files at the sweep root; return (table, configs, best line)."""
-    from experiments import sweep_figures
+    from experiments import sweep_figures, sweep_markdown
 
     table = collect(sweep_dir)
     axes = swept_keys(table)
@@ -258,7 +235,9 @@ def _write(sweep_dir: Path, metric: str, mode: str):
     (sweep_dir / "summary_by_config.csv").unlink(missing_ok=True)  # an earlier report's
     if configs is not None:
         configs.to_csv(sweep_dir / "summary_by_config.csv", index=False)
-    markdown = _markdown(table, axes, configs, best, shared, metric, mode, sweep_dir.name)
+    markdown = sweep_markdown.markdown(
+        table, axes, configs, best, shared, metric, mode, sweep_dir.name
+    )
     (sweep_dir / "summary.md").write_text(markdown)
     sweep_figures.save(sweep_dir / "summary.png", table, axes, metric, mode, best_values)
     return table, configs, best
@@ -290,11 +269,32 @@ def report(sweep_dir: Path, metric: str = "val/loss", mode: str = "min") -> int:
 
 
 class SweepSummary(Callback):
-    """Hydra callback: the report when a multirun ends; exit status 1 if a job did not complete."""
+    """Hydra callback: the sweep's plan when it starts (`sweep_plan.json`); the report when it
+    ends, exit status 1 if a job did not complete. A sweep that stops before its end (a job's
+    Ctrl+C, a launcher's error) still gets its report, as the process exits."""
 
     def __init__(self, metric: str = "val/loss", mode: str = "min") -> None:
         self.metric, self.mode = metric, mode
+        self._unreported: Path | None = None
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        from experiments import sweep_plan
+
+        sweep_plan.write(config)
+        self._unreported = Path(str(config.hydra.sweep.dir))
+        atexit.register(self._report_at_exit, os.getpid())
 
     def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        self._unreported = None
         if status := report(Path(config.hydra.sweep.dir), self.metric, self.mode):
             sys.exit(status)
+
+    def _report_at_exit(self, pid: int) -> None:
+        if self._unreported is None or os.getpid() != pid:  # reported, or a forked child
+            return
+        sweep_dir, self._unreported = self._unreported, None
+        log.error("the sweep stopped before its end: the report of what it holds")
+        try:
+            report(sweep_dir, self.metric, self.mode)
+        except Exception as err:
+            log.error("no sweep report: %s", err)

@@ -10,9 +10,10 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from experiments import chunking
+from experiments import chunking, data_parallel
 from experiments.config import check_config
-from experiments.errors import ConfigError, DivergedError, RunInterrupted
+from experiments.console import announce_start
+from experiments.errors import ConfigError, DivergedError, ParityError, RunInterrupted
 from experiments.results import finish_run, hparams_of
 
 log = logging.getLogger(__name__)
@@ -60,15 +61,27 @@ def build(cfg: DictConfig, checkpoint: dict | None = None):
     if checkpoint is not None and not cfg.train:
         datamodule.load_preprocessing_state(checkpoint["experiments"]["data"])
         return datamodule, model_from_checkpoint(checkpoint)
-    model = instantiate(
-        cfg.model,
-        n_inputs=datamodule.n_features,
-        n_outputs=datamodule.n_outputs,
-        task=datamodule.task.name,
-    )
+    model = build_model(cfg, datamodule)
     if checkpoint is not None:
         check_same_architecture(checkpoint, model, cfg.ckpt_path)
     return datamodule, model
+
+
+def build_model(cfg: DictConfig, datamodule):
+    """The configured model sized to the data module's data; its initial weights are drawn
+    from the global RNG, as seeded by the caller."""
+    from experiments.tasks import model_defaults
+
+    # compare=true: both models, from the same model.* keys, in lockstep (experiments.compare)
+    lockstep = {"_target_": "experiments.compare.LockstepModule"}
+    return instantiate(
+        cfg.model,
+        n_inputs=datamodule.n_features,
+        n_outputs=datamodule.n_outputs,
+        task=datamodule.task.state_dict(),
+        **model_defaults(cfg.model, datamodule.task.name),  # the model keys left at `auto`
+        **({**lockstep, "tolerance": cfg.compare_tolerance} if cfg.get("compare") else {}),
+    )
 
 
 def make_trainer(cfg: DictConfig, output_dir: Path, extra_callbacks: list, chunk: int = 1):
@@ -85,6 +98,7 @@ def make_trainer(cfg: DictConfig, output_dir: Path, extra_callbacks: list, chunk
         callbacks=[*callbacks, chunking.make_callback(chunk), *extra_callbacks],
         default_root_dir=output_dir,
         plugins=[AtomicCheckpointIO(), *cluster_plugins()],
+        use_distributed_sampler=False,  # data-parallel: data_parallel.shard splits each batch
         **chunking.trainer_intervals(cfg, chunk),
     )
 
@@ -97,6 +111,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     happens (completed, diverged, interrupted, failed), and an error is re-raised after it.
     """
     check_config(cfg)
+    announce_start(cfg, hydra_choices())  # a single run: its config and folder, once it is valid
     # Heavy imports (torch, Lightning) only after the checks: a wrong override fails in a second.
     from experiments.callbacks import GracefulInterrupt
     from experiments.checkpoints import read_checkpoint
@@ -106,6 +121,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         raise ConfigError("train=false evaluates a checkpoint: add ckpt_path=PATH")
     started = time.perf_counter()
     datamodule, model = build(cfg, checkpoint)
+    data_parallel.check(cfg, train_rows=len(datamodule.train_xy[0]))
     done = checkpoint["global_step"] if checkpoint is not None and cfg.train else 0
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -123,7 +139,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
             if interrupt.received:
                 raise RunInterrupted(
                     f"{interrupt.received} at step {trainer.global_step}: continue with "
-                    f"ckpt_path={interrupt.checkpoint}"
+                    f"ckpt_path={interrupt.checkpoint}",
+                    signal=interrupt.received,
                 )
             # The final weights, judged on validation: what a sweep selects by.
             trainer.validate(model, datamodule=datamodule, verbose=False)
@@ -144,14 +161,18 @@ def train(cfg: DictConfig) -> dict[str, Any]:
         raise
     except Exception as err:
         error = f"{type(err).__name__}: {err}"
+        diverged_at = err.step if isinstance(err, ParityError) else None  # compare=true
         raise
     finally:
         steps = trainer.global_step if cfg.train else checkpoint["global_step"]
         steps = diverged_at if diverged_at is not None else steps
         seconds = time.perf_counter() - started
         record = dict(status=status, error=error, steps=steps, seconds=seconds, metrics=metrics)
+        record["resumed_from_step"] = done if checkpoint is not None and cfg.train else None
         hparams = hparams_of(cfg, hydra_choices())
-        record = finish_run(output_dir, {**record, **extra}, weights, trainer.logger, hparams)
+        record = {**record, **extra}
+        if trainer.is_global_zero:  # data-parallel: one set of files, from rank 0
+            record = finish_run(output_dir, record, weights, trainer.logger, hparams)
         log.info("%s after %d steps: %s", status, steps, _summary(metrics))
     return record
 
@@ -163,4 +184,6 @@ def _floats(metrics: dict) -> dict[str, float]:
 
 def _summary(metrics: dict[str, Any]) -> str:
     numbers = sorted((k, v) for k, v in metrics.items() if isinstance(v, float))
-    return ", ".join(f"{k} {v:.4g}" for k, v in numbers) or "no metrics"
+    from experiments.console import number  # confusion counts as integers: test/tn 27
+
+    return ", ".join(f"{k} {number(v)}" for k, v in numbers) or "no metrics"

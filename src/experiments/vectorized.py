@@ -3,45 +3,36 @@
 Every (learning rate, seed) member of a grid trains together, one network each, stacked along a
 leading member dimension (`LessonModule.stack`: the scratch layers with a member dimension, or
 `torch.nn` networks vmapped), in one Lightning run of the longest iteration count. Each member
-starts from the weights, and sees the batches, of the ordinary run with its seed; it is evaluated
-with the task's own metrics (`Task.evaluate`) at every requested iteration count on the way (an SGD
-run to 10,000 steps passes through its 1,000-step state), and its job folder is written by the
-same `finish_run` as an ordinary run's, so the sweep summary reads it as usual.
+starts from the weights, and sees the batches, of the ordinary run with its seed. On the way it is
+evaluated with the task's own metrics (`Task.evaluate_members`) at every step where one of its grid
+points would validate, log or end (an SGD run to 10,000 steps passes through its 1,000-step state),
+and its job folders are written by `experiments.population_jobs`, through the same `finish_run` as
+an ordinary run's, so the sweep summary and TensorBoard read them as usual.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, open_dict
 from torch import Tensor
 
-from experiments import chunking
+from experiments import chunking, data_parallel
+from experiments.architecture import Architecture
 from experiments.config import check_config
-from experiments.errors import DivergedError
 from experiments.models.base import first_nonfinite
 from experiments.models.scratch_optimizers import optimizer_for
-from experiments.results import finish_run, hparams_of, write_metrics
+from experiments.population_jobs import Member, job_schedule, member_cfg, write_jobs
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Member:
-    """One (lr, seed) network, and the grid points (job number, steps, overrides) it answers."""
-
-    lr: float
-    seed: int
-    jobs: list[dict[str, Any]] = field(default_factory=list)
 
 
 class PopulationModule(L.LightningModule):
@@ -54,7 +45,7 @@ class PopulationModule(L.LightningModule):
         self.arch, self.task, self.members = first.arch, first.task, len(models)
         self.stack = type(first).stack(models)
         self.register_buffer("lrs", torch.tensor(lrs, dtype=torch.float64))
-        self.loss_history: list[Tensor] = []  # one (members,) tensor per step
+        self.chunk_losses: Tensor | None = None  # (updates, members) of the last chunk
         self.diverged_at: dict[int, tuple[int, float]] = {}
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
@@ -69,175 +60,169 @@ class PopulationModule(L.LightningModule):
         """Member m's weights under the ordinary network's names (`0.weight`, ...)."""
         return {n: p[m].detach().clone() for n, p in self.stack.named_member_parameters()}
 
-    def training_step(self, batches: list[tuple[Tensor, Tensor]], batch_idx: int) -> None:
+    def training_step(self, batches: chunking.Chunk, batch_idx: int) -> None:
         """One update of every member per (x, y) of the chunk, as the ordinary run's."""
         optimizer, start = self.optimizers(), self.global_step
         losses = []
-        for x, y in batches:
+        for i, (x, y) in enumerate(batches):
             losses.append(self.stack.loss_and_gradients(x, y))
             # Like the ordinary run: diverged at the step whose loss is not finite (before its
             # update); from then on that member does not move.
             finite = torch.isfinite(losses[-1])
             if not finite.all():
                 optimizer.param_groups[0]["lr"].mul_(finite.to(self.lrs.dtype))
-            optimizer.step()
-        losses = torch.stack(losses)
-        self.loss_history.extend(losses)
-        for m, first in enumerate(first_nonfinite(losses).tolist()):
+            if i == 0:
+                optimizer.step()
+            else:
+                chunking.step_outside_lightning(self.trainer, optimizer.optimizer)
+        self.chunk_losses = torch.stack(losses)
+        for m, first in enumerate(first_nonfinite(self.chunk_losses).tolist()):
             if first >= 0:
-                self.diverged_at.setdefault(m, (start + first, float(losses[first, m])))
+                self.diverged_at.setdefault(m, (start + first, float(self.chunk_losses[first, m])))
 
-    def evaluate(self, stage: str, x: Tensor, y: Tensor) -> list[dict[str, Any]]:
-        """Each member's loss and the task's metrics on a whole split, as an ordinary run's:
-        numbers as floats, tables (a confusion matrix) as nested lists."""
+    def evaluate(self, stage: str, x: Tensor, y: Tensor) -> dict[str, Tensor]:
+        """Every member's loss and task metrics on a whole split, stacked on dim 0."""
         pred = self(x)
-        losses = self.stack.losses(pred, y)
-        out = []
-        for m in range(self.members):
-            metrics = self.task.evaluate(stage, pred[m], y)
-            metrics = {k: float(v) if v.dim() == 0 else v.tolist() for k, v in metrics.items()}
-            out.append({f"{stage}/loss": float(losses[m]), **metrics})
-        return out
+        metrics = self.task.evaluate_members(stage, pred, y)
+        return {f"{stage}/loss": self.stack.losses(pred, y), **metrics}
 
 
-class SharedStream:
-    """The members' training streams side by side: one shared batch when they are all the same
-    (full batch), else each member's own batch, stacked on a leading member dimension."""
+class MemberBatches:
+    """The members' training batches side by side: one shared batch when every member sees the
+    same (full batch, or one seed); else the batch of each member's seed, drawn once per seed and
+    stacked on a leading member dimension."""
 
-    def __init__(self, streams: list[Iterable], shared: bool) -> None:
-        self.streams, self.shared = streams, shared
+    def __init__(self, datamodule, seeds: list[int]) -> None:
+        self.datamodule = datamodule
+        self.unique = sorted(set(seeds))
+        self.index = torch.tensor([self.unique.index(s) for s in seeds])
+        rows = len(datamodule.train_xy[0])
+        full = datamodule.batch_size is None or datamodule.batch_size >= rows
+        self.shared = full or len(self.unique) == 1
 
     def __iter__(self):
+        streams = [iter(self.datamodule.train_stream(seed)) for seed in self.unique]
         if self.shared:
-            yield from self.streams[0]
+            yield from streams[0]
             return
-        for batches in zip(*self.streams, strict=False):
-            yield torch.stack([b[0] for b in batches]), torch.stack([b[1] for b in batches])
+        while True:
+            batches = [next(stream) for stream in streams]
+            x, y = torch.stack([b[0] for b in batches]), torch.stack([b[1] for b in batches])
+            yield x[self.index], y[self.index]
 
 
 class Recorder(L.Callback):
-    """Every member's evaluation at each requested step count, and when it was reached."""
+    """Each member's numbers at the steps its grid points need: `train/loss` at their logging
+    steps, validation metrics at their validation steps, test metrics and weights at their ends."""
 
-    def __init__(self, datamodule, eval_steps: list[int]) -> None:
-        self.datamodule, self.eval_steps = datamodule, set(eval_steps)
-        self.results: dict[tuple[int, int], dict[str, float]] = {}
-        self.weights: dict[tuple[int, int], dict[str, Tensor]] = {}
+    def __init__(self, datamodule, schedule: dict[str, set[int]]) -> None:
+        self.datamodule, self.schedule = datamodule, schedule
+        self.train_loss: dict[int, Tensor] = {}  # step -> (members,)
+        self.evaluations: dict[int, dict[str, Tensor]] = {}  # step -> metric -> (members, ...)
+        self.weights: dict[int, dict[str, Tensor]] = {}  # step -> stacked weights
         self.seconds: dict[int, float] = {}
         self.started = time.perf_counter()
+        self.reported = 0  # tenths of the run logged so far
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        step = trainer.global_step
-        if step not in self.eval_steps:
+        end = trainer.global_step
+        start = end - len(pl_module.chunk_losses)
+        for step in range(start + 1, end + 1):
+            if step in self.schedule["log"]:
+                self.train_loss[step] = pl_module.chunk_losses[step - start - 1].cpu()
+        stages = [s for s in ("val", "test") if end in self.schedule[s]]
+        if not stages:
             return
-        self.seconds[step] = time.perf_counter() - self.started
+        self.seconds[end] = time.perf_counter() - self.started
+        if (tenth := end * 10 // trainer.max_steps) > self.reported:  # about ten progress lines
+            self.reported = tenth
+            log.info("members at step %d of %d (%.1f s)", end, trainer.max_steps, self.seconds[end])
         weight = next(pl_module.parameters())
+        metrics: dict[str, Tensor] = {}
         with torch.no_grad():
-            for stage, (x, y) in (
-                ("val", self.datamodule.val_xy),
-                ("test", self.datamodule.test_xy),
-            ):
-                x, y = x.to(weight.device, weight.dtype), y.to(weight.device, weight.dtype)
-                for m, metrics in enumerate(pl_module.evaluate(stage, x, y)):
-                    self.results.setdefault((m, step), {}).update(metrics)
-        for m in range(pl_module.members):
-            self.weights[(m, step)] = pl_module.member_state(m)
+            for stage in stages:
+                x, y = getattr(self.datamodule, f"{stage}_xy")
+                metrics.update(pl_module.evaluate(stage, x.to(weight), y.to(weight)))
+        self.evaluations[end] = {k: v.cpu() for k, v in metrics.items()}
+        if "test" in stages:
+            self.weights[end] = {
+                n: p.detach().cpu().clone() for n, p in pl_module.stack.named_member_parameters()
+            }
 
 
 def read_plan(cfg: DictConfig) -> dict[str, Any]:
     return json.loads(Path(cfg.population_plan).read_text())
 
 
+def _members(plan: dict[str, Any]) -> list[Member]:
+    """One member per (lr, seed); each answers the grid points (iteration counts) it passes."""
+    members: dict[tuple[float, int], Member] = {}
+    for job in plan["jobs"]:
+        key = (job["lr"], job["seed"])
+        members.setdefault(key, Member(*key)).jobs.append(job)
+    return list(members.values())
+
+
+def _check(cfg: DictConfig, members: list[Member]) -> None:
+    """The config once, then every member's learning rate: what differs between members."""
+    check_config(cfg)
+    arch = Architecture.from_config(cfg.model)
+    for lr in sorted({m.lr for m in members}):
+        dataclasses.replace(arch, lr=lr).check()
+
+
 def train_population(cfg: DictConfig) -> None:
     """Run the population described by `cfg.population_plan` and write one job folder per grid
     point under the sweep folder."""
-    from experiments.training import build, hydra_choices, make_trainer
+    from experiments.training import build, build_model, hydra_choices, make_trainer
 
+    data_parallel.check(cfg)  # one process: a population is not split across ranks
     plan = read_plan(cfg)
-    members: list[Member] = []
-    for job in plan["jobs"]:
-        member = next((m for m in members if (m.lr, m.seed) == (job["lr"], job["seed"])), None)
-        if member is None:
-            members.append(member := Member(job["lr"], job["seed"]))
-        member.jobs.append(job)
+    members = _members(plan)
     max_steps = max(job["steps"] for job in plan["jobs"])
-
-    models, datamodules = [], []
-    for member in members:  # each member built exactly as its ordinary run builds it
-        member_cfg = _member_cfg(cfg, member.lr, member.seed, max_steps)
-        check_config(member_cfg)
-        datamodule, model = build(member_cfg)
-        models.append(model)
-        datamodules.append(datamodule)
-    population = PopulationModule(models, [m.lr for m in members])
-    shared = datamodules[0].batch_size is None or len({m.seed for m in members}) == 1
-    stream = SharedStream([dm.train_stream() for dm in datamodules], shared)
-    recorder = Recorder(datamodules[0], [job["steps"] for job in plan["jobs"]])
-    trainer_cfg = OmegaConf.merge(cfg, {"trainer": {"max_steps": max_steps}})
-    trainer_cfg.callbacks = None
-    trainer_cfg.logger = None
-    # Whole chunks of updates between the steps where members are evaluated.
-    chunk = math.gcd(chunking.chunk_size(trainer_cfg), *recorder.eval_steps)
-    trainer = make_trainer(trainer_cfg, Path(cfg.output_dir), [recorder], chunk)
-    trainer.fit(population, train_dataloaders=chunking.chunked_loader(stream, chunk))
-    log.info("population of %d members trained to %d steps", len(members), max_steps)
-    _write_jobs(cfg, plan, members, recorder, population, hydra_choices())
-
-
-def _member_cfg(cfg: DictConfig, lr: float, seed: int, steps: int) -> DictConfig:
-    member = OmegaConf.merge(
-        cfg, {"model": {"lr": lr}, "seed": seed, "trainer": {"max_steps": steps}}
+    started = time.perf_counter()
+    base = member_cfg(cfg, members[0].lr, members[0].seed, max_steps)
+    _check(base, members)
+    datamodule, _ = build(base)
+    by_seed = {}
+    for seed in sorted({m.seed for m in members}):  # each seed's weights as its ordinary run's
+        L.seed_everything(seed, workers=True, verbose=False)
+        by_seed[seed] = build_model(base, datamodule)
+    population = PopulationModule([by_seed[m.seed] for m in members], [m.lr for m in members])
+    log.info(
+        "built %d members (%d seeds x %d learning rates) in %.1f s",
+        len(members),
+        len(by_seed),
+        len({m.lr for m in members}),
+        time.perf_counter() - started,
     )
-    with open_dict(member):
-        member.pop("population_plan", None)
-    return member
-
-
-def _job_folder(sweep_dir: Path, job: dict[str, Any], cfg: DictConfig | None = None) -> Path:
-    """`<sweep>/<job>/` with the `.hydra/` files an ordinary job of the same grid point has."""
-    job_dir = sweep_dir / str(job["job"])
-    (job_dir / ".hydra").mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(OmegaConf.create(job["overrides"]), job_dir / ".hydra" / "overrides.yaml")
-    if cfg is not None:
-        OmegaConf.save(cfg, job_dir / ".hydra" / "config.yaml")
-    return job_dir
-
-
-def _write_jobs(cfg, plan, members, recorder: Recorder, population, choices) -> None:
-    from lightning.pytorch.loggers import TensorBoardLogger
-
-    losses = torch.stack(population.loss_history).float().cpu()  # (steps, members)
-    sweep_dir = Path(plan["sweep_dir"])
-    for m, member in enumerate(members):
-        for job in member.jobs:
-            steps = job["steps"]
-            member_cfg = _member_cfg(cfg, member.lr, member.seed, steps)
-            job_dir = _job_folder(sweep_dir, job, member_cfg)
-            member_cfg.output_dir = str(job_dir)
-            every = member_cfg.trainer.log_every_n_steps  # as the ordinary run logs train/loss
-            logged = list(range(every, steps + 1, every))
-            seconds = recorder.seconds.get(steps, 0.0)
-            diverged = population.diverged_at.get(m)
-            if diverged is not None and diverged[0] < steps:
-                error = str(DivergedError(*diverged))
-                write_metrics(job_dir, "diverged", error, diverged[0], seconds, {})
-                continue
-            metrics = {"train/loss": float(losses[logged[-1] - 1, m])}
-            metrics.update(recorder.results[(m, steps)])
-            logger = TensorBoardLogger(
-                job_dir, name="tensorboard", version=job["run_name"], default_hp_metric=False
-            )
-            for k in logged:
-                logger.log_metrics({"train/loss": float(losses[k - 1, m])}, k)
-            weights = {k: v.cpu() for k, v in recorder.weights[(m, steps)].items()}
-            record = dict(status="completed", error=None, steps=steps, seconds=seconds)
-            hparams = hparams_of(member_cfg, choices)
-            finish_run(job_dir, {**record, "metrics": metrics}, weights, logger, hparams)
+    schedule = job_schedule(cfg, plan)
+    recorder = Recorder(datamodule, schedule)
+    trainer_cfg = member_cfg(cfg, members[0].lr, members[0].seed, max_steps)
+    with open_dict(trainer_cfg):
+        trainer_cfg.callbacks = None
+        trainer_cfg.logger = None
+        trainer_cfg.trainer.enable_progress_bar = False  # the recorder logs progress in steps
+    # Whole chunks of updates between the steps where members are evaluated.
+    chunk = math.gcd(chunking.chunk_size(trainer_cfg), *schedule["val"], *schedule["test"])
+    trainer = make_trainer(trainer_cfg, Path(cfg.output_dir), [recorder], chunk)
+    stream = MemberBatches(datamodule, [m.seed for m in members])
+    trainer.fit(population, train_dataloaders=chunking.chunked_loader(stream, trainer))
+    log.info(
+        "trained %d members to %d steps in %.1f s",
+        len(members),
+        max_steps,
+        time.perf_counter() - recorder.started,
+    )
+    write_jobs(cfg, plan, members, recorder, population.diverged_at, hydra_choices())
 
 
 def record_failure(cfg: DictConfig, err: BaseException) -> None:
     """A population that failed as a whole (a bad value in its outer group, say): every one of
     its grid points is recorded `failed` with the reason, so the sweep goes on and reports them."""
+    from experiments.population_jobs import job_folder
+    from experiments.results import write_metrics
+
     plan = read_plan(cfg)
     for job in plan["jobs"]:
-        job_dir = _job_folder(Path(plan["sweep_dir"]), job)
-        write_metrics(job_dir, "failed", str(err), 0, 0.0, {})
+        write_metrics(job_folder(Path(plan["sweep_dir"]), job), "failed", str(err), 0, 0.0, {})

@@ -1,10 +1,16 @@
 """What tests share: the repo's paths, the override lists that switch per-run extras off, the
 CLI run as a user types it, and comparisons of run folders. Fixtures live in tests/conftest.py."""
 
-from helpers.cli import multirun, run_cli, run_script
+from helpers.cli import multirun, run_cli, run_script, start_script, wait_for_file
 from helpers.overrides import CHECKPOINTS_ONLY, LOGGED, QUIET
 from helpers.paths import CONF, ROOT
-from helpers.runs import assert_same_weights, job_dirs, non_trivial, read_metrics
+from helpers.runs import (
+    assert_same_weights,
+    assert_steps_once,
+    job_dirs,
+    non_trivial,
+    read_metrics,
+)
 
 __all__ = [
     "CHECKPOINTS_ONLY",
@@ -13,10 +19,13 @@ __all__ = [
     "QUIET",
     "ROOT",
     "assert_same_weights",
+    "assert_steps_once",
     "job_dirs",
     "multirun",
     "non_trivial",
     "read_metrics",
     "run_cli",
     "run_script",
+    "start_script",
+    "wait_for_file",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from helpers.paths import ROOT
@@ -36,3 +37,26 @@ def run_cli(
 def multirun(*args: str, sweep_dir: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     """`python scripts/train.py -m ARGS`, writing the sweep into sweep_dir."""
     return run_script("train.py", "-m", *args, f"hydra.sweep.dir={sweep_dir}", timeout=timeout)
+
+
+def start_script(script: str, *args: str) -> subprocess.Popen:
+    """`python scripts/<script> ARGS` from the repo root, running on (output merged, text) in a
+    process group of its own, so a test can signal it, or kill all of it with os.killpg."""
+    return subprocess.Popen(
+        [sys.executable, str(ROOT / "scripts" / script), *args],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def wait_for_file(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:
+    """Wait until `path` exists, while `process` runs."""
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.stdout.read()[-3000:]
+        assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
+        time.sleep(0.05)

@@ -28,6 +28,19 @@ def assert_same_weights(run_dir: str | Path, reference_dir: str | Path) -> None:
         assert torch.equal(got[name], value), name
 
 
+def assert_steps_once(tensorboard: Path, tag: str, every: int, last: int) -> None:
+    """TensorBoard's points of `tag` under `tensorboard` go forward, each step once, every `every`
+    steps up to `last` (the final step's point is written twice, by training and with the HParams,
+    at the same value): a resumed run shows no step twice."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(tensorboard))
+    events.Reload()
+    steps = [event.step for event in events.Scalars(tag)]
+    assert steps == sorted(steps), steps
+    assert sorted(set(steps)) == list(range(every, last + 1, every)), steps
+
+
 def non_trivial(png: Path) -> bool:
     """A real picture: big enough, and more than a few colours."""
     pixels = np.asarray(Image.open(png).convert("RGB"))

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import torch
 
+from experiments.benchmarks.grids import ordinary_run, vectorized_grid
+from experiments.benchmarks.loading import loading_figures
 from experiments.benchmarks.loops import (
     plain_tensor_loop,
     rate,
@@ -24,6 +26,66 @@ from experiments.benchmarks.loops import (
     raw_manual_loop,
 )
 from experiments.benchmarks.runs import command_seconds, lightning_rate, startup_seconds
+
+
+def single_runs(root: Path, out: Path) -> dict[str, float]:
+    """Steps/s of our runs against the raw loops. They move by +-20 % between runs here: medians
+    of 3 rounds, each loop and the run it is compared with taking turns, so a slow spell hits
+    both sides of a ratio."""
+    measures: dict[str, Callable[[], float]] = {
+        "plain-tensor manual loop": lambda: rate(plain_tensor_loop),
+        "raw manual loop": lambda: rate(raw_manual_loop),
+        "scratch run": lambda: lightning_rate(root, "scratch", out),
+        "raw autograd loop": lambda: rate(raw_autograd_loop),
+        "mlp run": lambda: lightning_rate(root, "mlp", out),
+    }
+    rounds: dict[str, list[float]] = {name: [] for name in measures}
+    for _ in range(3):
+        for name, measure in measures.items():
+            rounds[name].append(measure())
+    figures = {f"{name}, steps/s": statistics.median(v) for name, v in rounds.items()}
+    for ratio, run, loop in [
+        ("scratch / plain-tensor loop", "scratch run", "plain-tensor manual loop"),
+        ("scratch / raw manual", "scratch run", "raw manual loop"),
+        ("mlp / raw autograd", "mlp run", "raw autograd loop"),
+    ]:
+        figures[ratio] = figures[f"{run}, steps/s"] / figures[f"{loop}, steps/s"]
+        per_round = [r / raw for r, raw in zip(rounds[run], rounds[loop], strict=True)]
+        figures[f"{ratio}, lowest round"] = min(per_round)
+    return figures
+
+
+def startup(root: Path, python: str, out: Path) -> dict[str, float]:
+    """Start-up varies by a second or more from one process to the next here: medians of 3,
+    the two commands taking turns."""
+    imports, startups = [], []
+    for _ in range(3):
+        imports.append(command_seconds(root, [python, "-c", "import lightning"]))
+        startups.append(startup_seconds(root, python, out / "startup"))
+    figures = {
+        "import lightning, s (median of 3)": statistics.median(imports),
+        "train.py start-up to first step, s (median of 3)": statistics.median(startups),
+    }
+    figures["start-up to first step - import lightning, s"] = (
+        figures["train.py start-up to first step, s (median of 3)"]
+        - figures["import lightning, s (median of 3)"]
+    )
+    return figures
+
+
+def grids(root: Path, python: str, out: Path) -> dict[str, float]:
+    """Vectorized sweeps beside one ordinary run of their longest member."""
+    one = ordinary_run(root, python, out / "one", 10_000)
+    figures = {"one ordinary 10,000-step run, s": one}
+    for name, lrs, seeds, steps in [
+        ("64-point grid (16 lr x 4 iteration counts)", 16, 1, "100,1000,3000,10000"),
+        ("1,024-point grid (64 lr x 16 seeds)", 64, 16, "10000"),
+        ("10,000 members (100 lr x 100 seeds)", 100, 100, "10000"),
+    ]:
+        measured = vectorized_grid(root, python, out / f"grid_{lrs}x{seeds}", lrs, seeds, steps)
+        figures.update({f"{name}: {phase}": value for phase, value in measured.items()})
+        figures[f"{name} / one run"] = measured["whole sweep, s"] / one
+    return figures
 
 
 def main(root: Path) -> dict[str, float]:
@@ -38,86 +100,12 @@ def main(root: Path) -> dict[str, float]:
     out = root / "outputs" / "benchmark"
     out.mkdir(parents=True, exist_ok=True)
     python = sys.executable
-    figures: dict[str, float] = {}
-    # Steps/s move by ±20 % between runs here: medians of 3 rounds, each loop and the run it is
-    # compared with taking turns, so a slow spell hits both sides of a ratio.
-    measures: dict[str, Callable[[], float]] = {
-        "raw manual loop": lambda: rate(raw_manual_loop),
-        "scratch run": lambda: lightning_rate(root, "scratch", out),
-        "raw autograd loop": lambda: rate(raw_autograd_loop),
-        "mlp run": lambda: lightning_rate(root, "mlp", out),
+    figures = {
+        **single_runs(root, out),
+        **startup(root, python, out),
+        **grids(root, python, out),
+        **loading_figures(out),
     }
-    rounds: dict[str, list[float]] = {name: [] for name in measures}
-    for _ in range(3):
-        for name, measure in measures.items():
-            rounds[name].append(measure())
-    for name, values in rounds.items():
-        figures[f"{name}, steps/s"] = statistics.median(values)
-    figures["plain-tensor manual loop (reference), steps/s"] = rate(plain_tensor_loop)
-    for ratio, run, loop in [
-        ("scratch / raw manual", "scratch run", "raw manual loop"),
-        ("mlp / raw autograd", "mlp run", "raw autograd loop"),
-    ]:
-        figures[ratio] = figures[f"{run}, steps/s"] / figures[f"{loop}, steps/s"]
-        per_round = [r / raw for r, raw in zip(rounds[run], rounds[loop], strict=True)]
-        figures[f"{ratio}, lowest round"] = min(per_round)
-
-    # Start-up varies by a second or more from one process to the next here: medians of 3,
-    # the two commands taking turns.
-    imports, startups = [], []
-    for _ in range(3):
-        imports.append(command_seconds(root, [python, "-c", "import lightning"]))
-        startups.append(startup_seconds(root, python, out / "startup"))
-    figures["import lightning, s (median of 3)"] = statistics.median(imports)
-    figures["train.py start-up to first step, s (median of 3)"] = statistics.median(startups)
-    # A 64-point grid: 16 learning rates x 4 iteration counts. Job by job (basic launcher), timed
-    # on one learning rate's row of 4 jobs and multiplied by 16; vectorized, the whole grid.
-    steps = "trainer.max_steps=100,1000,3000,10000"
-    row = command_seconds(
-        root,
-        [
-            python,
-            "scripts/train.py",
-            "-m",
-            "experiment=xor",
-            "model.lr=0.5",
-            steps,
-            f"hydra.sweep.dir={out / 'grid_basic'}",
-        ],
-    )
-    figures["64-point grid, basic launcher, s (16 x one row of 4)"] = 16 * row
-    lrs = ",".join(f"{x:.3g}" for x in torch.logspace(-2, 1, 16).tolist())
-    figures["64-point grid, vectorized, s"] = command_seconds(
-        root,
-        [
-            python,
-            "scripts/train.py",
-            "-m",
-            "experiment=xor",
-            f"model.lr={lrs}",
-            steps,
-            "hydra/sweeper=vectorized",
-            f"hydra.sweep.dir={out / 'grid_vectorized'}",
-        ],
-    )
-    figures["one 10,000-step run, s"] = command_seconds(
-        root,
-        [
-            python,
-            "scripts/train.py",
-            "experiment=xor",
-            "trainer.max_steps=10000",
-            f"hydra.run.dir={out / 'one'}",
-        ],
-    )
-    figures["vectorized grid / one longest run"] = (
-        figures["64-point grid, vectorized, s"] / figures["one 10,000-step run, s"]
-    )
-    figures["start-up to first step - import lightning, s"] = (
-        figures["train.py start-up to first step, s (median of 3)"]
-        - figures["import lightning, s (median of 3)"]
-    )
-
     lines = ["| figure | value |", "|---|---|", *(f"| {k} | {v:.3g} |" for k, v in figures.items())]
     (out / "benchmark.md").write_text("\n".join(lines) + "\n")
     (out / "benchmark.json").write_text(json.dumps(figures, indent=2) + "\n")

@@ -1,6 +1,25 @@
-"""Lesson data modules: inline tables (XOR, AND, linear, scores) and labelled CSVs (heart)."""
+"""Lesson data modules: inline tables (XOR, AND, linear, scores), labelled CSVs (heart, any user's
+table) and scikit-learn's bundled tables (iris, digits).
 
-from experiments.data.csv import CsvDataModule
-from experiments.data.table import TableDataModule
+The modules are imported on first use (`experiments.data.CsvDataModule`, as the configs name
+them), so the torch-free readers here (`reader`, `prepare`, `cells`, `labels`, `splits`,
+`encoder`) load without Lightning: the config checks read a CSV before torch is imported.
+"""
 
-__all__ = ["CsvDataModule", "TableDataModule"]
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_MODULES = {
+    "BundledDataModule": "experiments.data.bundled",
+    "CsvDataModule": "experiments.data.csv",
+    "TableDataModule": "experiments.data.table",
+}
+__all__ = list(_MODULES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _MODULES:
+        return getattr(importlib.import_module(_MODULES[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

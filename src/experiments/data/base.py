@@ -3,6 +3,7 @@ endless training stream, and one full batch for validation and for test."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,14 +14,18 @@ from torch.utils.data import DataLoader
 
 from experiments import chunking
 from experiments.data.batches import EndlessBatches
+from experiments.data.encoder import Encoder
 from experiments.data.scaler import Scaler
 from experiments.errors import ConfigError
-from experiments.tasks import BinaryTask, Task, task_from_state
+from experiments.tasks import BinaryTask, RawPredict, Task, task_from_state
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
 class Splits:
-    """Raw (unscaled) feature and target arrays of each split; targets are 2-D (rows, outputs)."""
+    """Feature rows (encoded, unscaled) and raw targets of each split; targets are 2-D (rows,
+    columns): 0/1 or a class index for classification, values for regression."""
 
     x_train: np.ndarray
     y_train: np.ndarray
@@ -31,11 +36,11 @@ class Splits:
 
 
 class ArrayDataModule(L.LightningDataModule):
-    """Subclasses implement `load_splits` (and set `task`, and may set `feature_names`); the
-    rest is here.
+    """Subclasses implement `load_splits` (and set `task`, and may set `feature_names` and
+    `encoder`); the rest is here.
 
-    The fitted scaler and the task travel in checkpoints (`preprocessing_state`), so prediction
-    takes raw inputs and gives outputs in the data's own units.
+    The encoder, the fitted scaler and the task travel in checkpoints (`preprocessing_state`), so
+    prediction takes raw rows and gives outputs in the data's own units.
     """
 
     def __init__(
@@ -58,6 +63,7 @@ class ArrayDataModule(L.LightningDataModule):
         self.task: Task = BinaryTask()
         self.splits: Splits | None = None
         self.scaler: Scaler | None = None
+        self.encoder: Encoder | None = None
         self.feature_names: list[str] = []
 
     def load_splits(self) -> Splits:
@@ -67,8 +73,18 @@ class ArrayDataModule(L.LightningDataModule):
         if self.splits is not None:
             return
         self.splits = self.load_splits()
+        self.task.fit(self.splits.y_train)
         names = self.feature_names or [f"x{i}" for i in range(self.splits.x_train.shape[1])]
         self.scaler = Scaler.fit(self.splits.x_train, self.scaling, names)
+        self.encoder = self.encoder or Encoder.numeric(names)
+        rows = len(self.splits.x_train)
+        if self.batch_size is not None and self.batch_size >= rows > 1:
+            log.info(
+                "data.batch_size=%d is not below the %d training rows: every step takes the "
+                "whole training split (full batch)",
+                self.batch_size,
+                rows,
+            )
 
     # Scaled when asked for, so a scaler restored from a checkpoint applies.
     @property
@@ -89,18 +105,17 @@ class ArrayDataModule(L.LightningDataModule):
 
     @property
     def n_outputs(self) -> int:
-        return self.splits.y_train.shape[1]
+        return self.task.width(self.splits.y_train)
 
-    def train_stream(self) -> EndlessBatches:
-        """One (x, y) per optimizer update, forever. Resuming at step k, it starts with the batch
-        that step k+1 would have seen uninterrupted."""
+    def train_stream(self, seed: int | None = None) -> EndlessBatches:
+        """One (x, y) per optimizer update, forever (drawn with `seed`, by default the data's
+        own). Resuming at step k, it starts with the batch that step k+1 would have seen."""
         done = self.trainer.global_step if self.trainer is not None else 0
-        return EndlessBatches(
-            *self.train_xy, self.batch_size, self.replacement, self.seed, skip=done
-        )
+        seed = self.seed if seed is None else seed
+        return EndlessBatches(*self.train_xy, self.batch_size, self.replacement, seed, skip=done)
 
     def train_dataloader(self) -> DataLoader:
-        return chunking.chunked_loader(self.train_stream(), chunking.size_of(self.trainer))
+        return chunking.chunked_loader(self.train_stream(), self.trainer)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader([self.val_xy], batch_size=None)
@@ -108,10 +123,21 @@ class ArrayDataModule(L.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return DataLoader([self.test_xy], batch_size=None)
 
+    def pictures(self, predict: RawPredict) -> dict:
+        """Pictures of the test split the data itself suggests (digits: the misclassified
+        images), besides the task's; `predict` takes feature rows as in `splits`."""
+        return {}
+
     def preprocessing_state(self) -> dict[str, Any]:
         """What prediction needs to take raw rows: plain values for the checkpoint."""
-        return {"scaler": self.scaler.state_dict(), "task": self.task.state_dict()}
+        return {
+            "encoder": self.encoder.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "task": self.task.state_dict(),
+        }
 
     def load_preprocessing_state(self, state: dict[str, Any]) -> None:
         self.scaler = Scaler.from_state(state["scaler"])
         self.task = task_from_state(state["task"])
+        if "encoder" in state:
+            self.encoder = Encoder.from_state(state["encoder"])

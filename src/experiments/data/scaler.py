@@ -29,11 +29,9 @@ class Scaler:
         n = x_train.shape[1]
         if scaling == "none":
             offset, scale = np.zeros(n), np.ones(n)
-        elif scaling == "standard":
-            from sklearn.preprocessing import StandardScaler
-
-            fitted = StandardScaler().fit(x_train)
-            offset, scale = fitted.mean_, fitted.scale_
+        elif scaling == "standard":  # StandardScaler's mean_ and scale_, in two numpy passes
+            offset, scale = x_train.mean(axis=0), x_train.std(axis=0)
+            scale[scale == 0] = 1.0  # a constant column stays as it is, as StandardScaler does
         elif scaling == "max":
             from sklearn.preprocessing import MaxAbsScaler
 
@@ -49,8 +47,9 @@ class Scaler:
         return len(self.offset)
 
     def inputs(self, x_raw: Any) -> Tensor:
+        # A new float32 tensor (the array is float64), so it is scaled in place.
         x = torch.as_tensor(np.asarray(x_raw, dtype=np.float64), dtype=torch.float32)
-        return (x - torch.tensor(self.offset)) / torch.tensor(self.scale)
+        return x.sub_(torch.tensor(self.offset)).div_(torch.tensor(self.scale))
 
     def state_dict(self) -> dict[str, Any]:
         return asdict(self)

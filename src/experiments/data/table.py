@@ -34,7 +34,11 @@ class TableDataModule(ArrayDataModule):
                 f"data.x has shape {self.x.shape} and data.y {y_arr.shape}: "
                 "give one row of x per target"
             )
-        self.task = make_task(task, target_scale)
+        if task == "multiclass":  # y: class indices 0..K-1, named by their numbers
+            classes = [str(k) for k in range(int(self.y.max()) + 1)]
+            self.task = make_task(task, target_scale, classes=classes)
+        else:
+            self.task = make_task(task, target_scale)
 
     def load_splits(self) -> Splits:
         return Splits(self.x, self.y, self.x, self.y, self.x, self.y)

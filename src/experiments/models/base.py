@@ -6,11 +6,13 @@ from typing import Any
 
 import lightning as L
 import torch
+from omegaconf import OmegaConf
 from torch import Tensor
 
+from experiments import chunking, data_parallel
 from experiments.architecture import Architecture
 from experiments.errors import DivergedError
-from experiments.tasks import TASKS
+from experiments.tasks import task_from_state
 
 
 def first_nonfinite(losses: Tensor) -> Tensor:
@@ -25,13 +27,17 @@ class LessonModule(L.LightningModule):
     """Base of `ScratchModule` and `MLPModule`: subclasses build `self.net`, define the loss and
     `loss_and_gradients`, and stack members for the vectorized sweeper (`stack`)."""
 
-    def __init__(self, n_inputs: int, n_outputs: int, task: str = "binary", **keys: Any) -> None:
+    def __init__(
+        self, n_inputs: int, n_outputs: int, task: str | dict[str, Any] = "binary", **keys: Any
+    ) -> None:
         super().__init__()
+        if OmegaConf.is_config(task):  # Hydra's instantiate hands a dict over as a DictConfig
+            task = OmegaConf.to_container(task)
         self.arch = Architecture.from_config(keys, n_inputs, n_outputs)
         # Kept in the checkpoint (plain values: it loads with weights_only=True) so predict
         # rebuilds the network; TensorBoard gets the run's HParams at its end (training.py).
         self.save_hyperparameters({"task": task, **self.arch.init_args()}, logger=False)
-        self.task = TASKS[task]()
+        self.task = task_from_state(task)  # a name, or the data's task state (plain values)
         # Metrics that are not one number (a K x K confusion matrix): for metrics.json only.
         self.tables: dict[str, list] = {}
         self.automatic_optimization = False  # several updates per Lightning batch: chunking.py
@@ -39,9 +45,13 @@ class LessonModule(L.LightningModule):
     def compute_loss(self, pred: Tensor, y: Tensor) -> Tensor:
         raise NotImplementedError
 
-    def loss_and_gradients(self, x: Tensor, y: Tensor) -> Tensor:
-        """The loss on (x, y), with every parameter's `.grad` set to its gradient."""
+    def loss_and_gradients(self, x: Tensor, y: Tensor, weight: float = 1.0) -> Tensor:
+        """`weight` x the loss on (x, y), with every parameter's `.grad` set to its gradient."""
         raise NotImplementedError
+
+    def average_gradients(self) -> None:
+        """Data-parallel: `.grad` averaged over the ranks before the update. DDP does it for
+        autograd's gradients during `backward`; the scratch model does it by hand."""
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
@@ -61,15 +71,27 @@ class LessonModule(L.LightningModule):
             return self(x.to(weight.device, weight.dtype)).cpu()
 
     def training_step(self, batches: list[tuple[Tensor, Tensor]], batch_idx: int) -> None:
-        """One update per (x, y) of the chunk, each through the Lightning-wrapped optimizer so
-        `global_step` counts updates; then `train/loss` of the last one, every
+        """One update per (x, y) of the chunk, each counted by `global_step` (see
+        `chunking.step_outside_lightning`); then `train/loss` of the last one, every
         `log_every_n_steps` batches."""
         optimizer, start = self.optimizers(), self.global_step
+        every_update = chunking.lightning_steps_every_update(self.trainer)
+        world = self.trainer.world_size
         losses = []
-        for x, y in batches:
-            losses.append(self.loss_and_gradients(x, y))
-            optimizer.step()
+        for i, (x, y) in enumerate(batches):
+            if world > 1:  # this rank's share of the global batch (data_parallel.py)
+                x, y, weight = data_parallel.shard(x, y, self.global_rank, world)
+                losses.append(self.loss_and_gradients(x, y, weight))
+                self.average_gradients()
+            else:
+                losses.append(self.loss_and_gradients(x, y))
+            if i == 0 or every_update:
+                optimizer.step()
+            else:
+                chunking.step_outside_lightning(self.trainer, optimizer.optimizer)
         losses = torch.stack(losses)
+        if world > 1:  # the global batch's loss: the mean of the ranks' weighted losses
+            losses = self.trainer.strategy.reduce(losses, reduce_op="mean")
         # Checked once a chunk (one read-back: on a GPU a check per update would wait each
         # time); nothing is saved from inside a chunk.
         if (first := int(first_nonfinite(losses))) >= 0:
@@ -81,7 +103,8 @@ class LessonModule(L.LightningModule):
     def log_at_step(self, metrics: dict[str, Tensor], **kwargs) -> None:
         """`self.log` with the optimizer step as TensorBoard's x-axis: Lightning's default is its
         batch count, and a batch holds several updates."""
-        self.log_dict(metrics, **kwargs)
+        parallel = self._trainer is not None and self.trainer.world_size > 1
+        self.log_dict(metrics, sync_dist=parallel, **kwargs)
         self.log("step", float(self.global_step))
 
     def evaluate(self, stage: str, x: Tensor, y: Tensor) -> dict[str, Tensor]:

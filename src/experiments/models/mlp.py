@@ -63,10 +63,11 @@ class MLPModule(LessonModule):
     def stack(models: list) -> VmapStack:
         return VmapStack(models)
 
-    def loss_and_gradients(self, x: Tensor, y: Tensor) -> Tensor:
+    def loss_and_gradients(self, x: Tensor, y: Tensor, weight: float = 1.0) -> Tensor:
         self.zero_grad()
         loss = self.criterion(self.net(x), y)
-        self.manual_backward(loss)
+        loss = loss if weight == 1 else loss * weight
+        self.manual_backward(loss)  # under DDP, the average over ranks happens here
         return loss.detach()
 
 

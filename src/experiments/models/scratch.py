@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from experiments import data_parallel
 from experiments.models.base import LessonModule
 from experiments.models.network import build_network
 from experiments.models.scratch_layers import ACTIVATIONS, LOSSES, Linear, Sequential
@@ -33,11 +34,15 @@ class ScratchModule(LessonModule):
     def stack(models: list) -> ScratchStack:
         return ScratchStack(models)
 
-    def loss_and_gradients(self, x: Tensor, y: Tensor) -> Tensor:
+    def loss_and_gradients(self, x: Tensor, y: Tensor, weight: float = 1.0) -> Tensor:
         with torch.no_grad():
             loss = self.loss_fn.forward(self.net.forward(x), y)
-            self.net.backward(self.loss_fn.backward())
-        return loss
+            grad = self.loss_fn.backward()
+            self.net.backward(grad if weight == 1 else grad * weight)
+        return loss if weight == 1 else loss * weight
+
+    def average_gradients(self) -> None:
+        data_parallel.average_gradients(self.parameters(), self.trainer.world_size)
 
 
 class ScratchStack(torch.nn.Module):

@@ -18,7 +18,19 @@ import torch
 from torch import Tensor, nn
 
 
-class Linear(nn.Module):
+class Layer(nn.Module):
+    """Base of the scratch layers: what `forward` caches for `backward` (`self.x = x`) is kept
+    as a plain attribute, skipping nn.Module's bookkeeping for parameters and buffers, which
+    costs more than a tiny layer's arithmetic."""
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if type(value) is Tensor:  # not a Parameter: a cache
+            self.__dict__[name] = value
+        else:
+            super().__setattr__(name, value)
+
+
+class Linear(Layer):
     """z = x W^T + b (with `members`, one independent layer per member)."""
 
     def __init__(
@@ -43,7 +55,7 @@ class Linear(nn.Module):
         return grad_z @ self.weight
 
 
-class Sigmoid(nn.Module):
+class Sigmoid(Layer):
     """s = 1 / (1 + e^-z); ds/dz = s (1 - s)."""
 
     def forward(self, z: Tensor) -> Tensor:
@@ -54,7 +66,7 @@ class Sigmoid(nn.Module):
         return grad_s * self.s * (1 - self.s)
 
 
-class Tanh(nn.Module):
+class Tanh(Layer):
     """t = tanh(z); dt/dz = 1 - t^2."""
 
     def forward(self, z: Tensor) -> Tensor:
@@ -65,7 +77,7 @@ class Tanh(nn.Module):
         return grad_t * (1 - self.t * self.t)
 
 
-class ReLU(nn.Module):
+class ReLU(Layer):
     """r = max(z, 0); dr/dz = 1 where z > 0, else 0."""
 
     def forward(self, z: Tensor) -> Tensor:
@@ -76,7 +88,7 @@ class ReLU(nn.Module):
         return grad_r * self.positive
 
 
-class Identity(nn.Module):
+class Identity(Layer):
     """a = z; da/dz = 1."""
 
     def forward(self, z: Tensor) -> Tensor:
@@ -86,7 +98,7 @@ class Identity(nn.Module):
         return grad_a
 
 
-class Softmax(nn.Module):
+class Softmax(Layer):
     """p_i = e^(z_i - m) / sum_j e^(z_j - m) over the last dim, m = max_j z_j (the shift leaves p
     unchanged and keeps every exponent <= 0, so large logits cannot overflow).
 
@@ -196,7 +208,7 @@ class Sequential(nn.Sequential):
         return x
 
     def backward(self, grad: Tensor) -> Tensor:
-        for layer in reversed(self):
+        for layer in reversed(list(self)):
             grad = layer.backward(grad)
         return grad
 

@@ -48,12 +48,16 @@ def _member_lr(lr: LearningRate, p: Tensor) -> LearningRate:
 
 
 def _descend(p: Tensor, lr: LearningRate, direction: Tensor) -> None:
-    """p <- p - lr * direction, except that a member whose lr is 0 does not move at all."""
+    """p <- p - lr * direction, except that a member whose lr is 0 does not move at all.
+
+    Rounded as torch.optim rounds it (one fused multiply-add), so the scratch model and the
+    autograd one stay equal bit for bit where their gradients are; a member of a population
+    moves exactly as a lone network with its lr."""
     if isinstance(lr, Tensor):
-        # Subtracting +0.0 leaves every float as it was; 0 * direction would not if it is NaN.
-        p.sub_(torch.where(lr == 0, 0.0, lr * direction))
+        # A zeroed direction leaves every float as it was; 0 * direction would not if it is NaN.
+        p.addcmul_(lr, torch.where(lr == 0, 0.0, direction), value=-1)
     elif lr != 0:
-        p.sub_(lr * direction)
+        p.add_(direction, alpha=-lr)
 
 
 class HandWrittenOptimizer(Optimizer):
@@ -68,13 +72,19 @@ class HandWrittenOptimizer(Optimizer):
     def direction(self, g: Tensor, state: dict[str, Any], group: dict[str, Any]) -> Tensor:
         raise NotImplementedError
 
-    @torch.no_grad()
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         """One update of every parameter that has a gradient; returns the closure's loss."""
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
+        self.update()
+        return loss
+
+    @torch.no_grad()
+    def update(self) -> None:
+        """The update itself, without torch's step hooks: what a chunk's later updates call
+        (`chunking.step_outside_lightning`)."""
         for group in self.param_groups:
             wd = group["weight_decay"]
             for p in group["params"]:
@@ -83,7 +93,6 @@ class HandWrittenOptimizer(Optimizer):
                 g = p.grad if wd == 0 else p.grad + wd * p
                 direction = self.direction(g, self.state[p], group)
                 _descend(p, _member_lr(group["lr"], p), direction)
-        return loss
 
 
 class SGD(HandWrittenOptimizer):

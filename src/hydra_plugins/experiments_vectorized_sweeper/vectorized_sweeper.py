@@ -2,7 +2,9 @@
 iterations, seed) trained together in one job per combination of the other keys.
 
 Job numbers, folders and overrides are those the basic sweeper would give, so the two sweeps of the
-same grid produce the same summary. See experiments.vectorized for the training itself.
+same grid produce the same summary. Started again into its sweep folder, it skips the grid points
+completed before with the same overrides (`_completed_before`). See experiments.vectorized for the
+training itself.
 """
 
 # No `from __future__ import annotations`: Hydra's plugin scan imports this module outside
@@ -14,7 +16,6 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple  # noqa: UP035 (OmegaConf structured config)
 
 from hydra.core.config_store import ConfigStore
-from hydra.core.override_parser.overrides_parser import OverridesParser
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
@@ -56,13 +57,14 @@ class VectorizedSweeper(Sweeper):
         )
 
     def grid(self, arguments: List[str]) -> List[List[str]]:  # noqa: UP006
-        """Every job's overrides, in the basic sweeper's order."""
-        from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+        """Every job's overrides, in the basic sweeper's order (`experiments.sweep_plan.grid`)."""
+        from experiments.sweep_plan import grid
 
-        parsed = OverridesParser.create().parse_overrides(arguments)
-        return BasicSweeper.split_arguments(parsed, None)[0]
+        return grid([f"{k}={v}" for k, v in self.params.items()] + list(arguments))
 
     def sweep(self, arguments: List[str]) -> Any:  # noqa: UP006
+        from experiments.hparams import run_name, varied_keys
+
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
         defaults = {
@@ -71,7 +73,12 @@ class VectorizedSweeper(Sweeper):
             "seed": self.config.seed,
         }
         groups: Dict[Tuple[str, ...], List[Dict[str, Any]]] = {}  # noqa: UP006
-        for number, overrides in enumerate(self.grid(arguments)):
+        done = _completed_before(sweep_dir)
+        jobs = self.grid(arguments)
+        varied = varied_keys(dict(enumerate(jobs)))  # run names lead with them, as in hparams
+        for number, overrides in enumerate(jobs):
+            if sorted(done.get(str(number)) or []) == sorted(overrides):
+                continue
             values = dict(defaults)
             outer = []
             for override in overrides:
@@ -83,7 +90,7 @@ class VectorizedSweeper(Sweeper):
             job = {
                 "job": number,
                 "overrides": overrides,
-                "run_name": ",".join(sorted(overrides)).replace("/", "_"),
+                "run_name": run_name(overrides, varied),
                 "lr": float(values["lr"]),
                 "steps": int(values["steps"]),
                 "seed": int(values["seed"]),
@@ -102,7 +109,20 @@ class VectorizedSweeper(Sweeper):
                 len({(j["lr"], j["seed"]) for j in jobs}),
                 " ".join(outer) or "defaults",
             )
+        if not batch:
+            log.info("every grid point completed before: nothing to train")
+            return []
         returns = self.launcher.launch(batch, initial_job_idx=0)
         for r in returns:
             _ = r.return_value  # a population that raised stops here, as the basic sweeper does
         return [returns]
+
+
+def _completed_before(sweep_dir: Path) -> Dict[str, List[str]]:  # noqa: UP006
+    """Job number -> overrides of the grid points a sweep started again into its folder
+    completed before (see experiments.sweep_plan); those with the same overrides are skipped:
+    members are independent, so the population trains the others alone. (Populations keep no
+    checkpoints: an unfinished point trains anew.)"""
+    from experiments.sweep_plan import read
+
+    return read(sweep_dir).get("completed_before", {})

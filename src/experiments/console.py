@@ -1,0 +1,150 @@
+"""What a run prints: each message once, no advertisements, a short block at the start and the
+run folder with the headline metrics at the end; in a sweep, one line per job as it ends (each
+job's full log stays in its `train.log`)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+log = logging.getLogger("experiments")
+
+# Shown at the end of a run and on a sweep's job lines, in this order, where the run has them.
+HEADLINE = ("val/loss", "val/acc", "test/loss", "test/acc", "test/rmse", "test/mae")
+
+
+class _DropAdverts(logging.Filter):
+    """Lightning's tip to install litlogger: nothing the user asked for."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "litlogger" not in record.getMessage()
+
+
+def quiet_lightning() -> None:
+    """Call once `lightning` is imported. Its package adds a console handler of its own beside
+    Hydra's root handler (every message twice): drop it, so its messages reach the console and
+    `train.log` once, through Hydra's. Drop the litlogger tip and the SLURM `srun` hint."""
+    for handler in list(logging.getLogger("lightning").handlers):
+        if type(handler) is logging.StreamHandler:
+            logging.getLogger("lightning").removeHandler(handler)
+    for name in ("lightning.pytorch.utilities.rank_zero", "lightning.fabric.utilities.rank_zero"):
+        if not any(isinstance(f, _DropAdverts) for f in logging.getLogger(name).filters):
+            logging.getLogger(name).addFilter(_DropAdverts())
+    warnings.filterwarnings("ignore", message=r"The `srun` command is available")
+
+
+def number(value: Any) -> str:
+    """27 as `27` (confusion counts), 0.18234 as `0.1823`."""
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def headline(record: dict[str, Any]) -> str:
+    return "  ".join(f"{k} {number(record[k])}" for k in HEADLINE if k in record)
+
+
+def _overrides() -> list[str]:
+    from hydra.core.hydra_config import HydraConfig
+
+    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
+
+
+def announce_start(cfg: DictConfig, choices: dict[str, str]) -> None:
+    """A single run's experiment, model, data, command-line overrides and folder (a sweep's job
+    says this on its one line)."""
+    if is_multirun():
+        return
+    picked = ", ".join(f"{k}={choices[k]}" for k in ("experiment", "model", "data") if k in choices)
+    log.info("run: %s", picked or "no config groups")
+    log.info("overrides: %s", " ".join(_overrides()) or "none")
+    log.info("run folder: %s", cfg.output_dir)
+
+
+def announce_end(output_dir: str | Path) -> None:
+    record = _read_metrics(Path(output_dir))
+    log.info("run folder: %s  %s", output_dir, headline(record))
+
+
+def _read_metrics(job_dir: Path) -> dict[str, Any]:
+    try:
+        return json.loads((job_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _console_handlers() -> list[logging.Handler]:
+    return [
+        h
+        for h in logging.getLogger().handlers
+        if isinstance(h, logging.StreamHandler) and not isinstance(h, logging.FileHandler)
+    ]
+
+
+class _SweepConsole(logging.Filter):
+    """A sweep job's console: warnings, errors and the resume decisions; the rest is in
+    `train.log`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.WARNING or record.name == "experiments.resume"
+
+
+class JobLines(Callback):
+    """Hydra callback: in a sweep, a job's log goes to its `train.log` (the console keeps its
+    warnings and errors); when it ends, one line:
+    `[3/12] model.lr=0.1 trainer.max_steps=1000  completed  val/loss 0.182  2.1 s`."""
+
+    def __init__(self) -> None:
+        self._filter = _SweepConsole()
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if is_multirun():
+            for handler in _console_handlers():
+                handler.addFilter(self._filter)
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        for handler in _console_handlers():
+            handler.removeFilter(self._filter)
+        overrides = list(job_return.overrides)
+        if not is_multirun() or any("population_plan=" in o for o in overrides):
+            return  # a vectorized population: its grid points are in the sweep's summary
+        from hydra.core.hydra_config import HydraConfig
+
+        hydra = HydraConfig.get()
+        job_dir = Path(hydra.runtime.output_dir)
+        print(job_line(job_dir, int(hydra.job.num), overrides), flush=True)
+
+
+def is_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def job_line(job_dir: Path, num: int, overrides: list[str]) -> str:
+    from experiments import sweep_plan
+    from experiments.hparams import varied_keys
+
+    planned = sweep_plan.jobs(job_dir.parent)
+    total = len(planned) if planned else "?"
+    varied = varied_keys(planned) or {o.split("=", 1)[0] for o in overrides}
+    shown = " ".join(o for o in overrides if o.split("=", 1)[0] in varied)
+    record = _read_metrics(job_dir)
+    status = record.get("status", "missing")
+    seconds = f"{record['seconds']:.1f} s" if "seconds" in record else ""
+    parts = [f"[{num + 1}/{total}] {shown}", status, headline(record), seconds]
+    if status in ("failed", "diverged") and record.get("error"):
+        parts.append(str(record["error"]).splitlines()[0][:160])
+    return "  ".join(p for p in parts if p)
+
+
+def stdout_is_terminal() -> bool:
+    return sys.stdout.isatty()

@@ -1,0 +1,92 @@
+"""A labelled table, read and checked by `experiments.data.reader`, split, encoded and scaled:
+the common part of a user's CSV (`CsvDataModule`) and scikit-learn's bundled tables
+(`BundledDataModule`)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from experiments.data.base import ArrayDataModule, Splits
+from experiments.data.checks import check_target_scaling
+from experiments.data.encoder import Encoder
+from experiments.data.prepare import RawTable, ReadOptions
+from experiments.data.splits import split_indices
+from experiments.tasks import make_task
+
+log = logging.getLogger(__name__)
+
+
+class FrameDataModule(ArrayDataModule):
+    """Subclasses say where the table comes from (`read`).
+
+    Splits as the heart lesson: test 20 %, random_state 42; validation carved (stratified when
+    every class allows it) from the remaining rows. The encoder (one-hot categories, imputed
+    values), the input scaler and, with `target_scaling=standard`, a regression's target mean
+    and standard deviation are fitted on the training rows only.
+    """
+
+    def __init__(
+        self,
+        target: str = "target",
+        task: str = "auto",
+        max_classes: int = 20,
+        missing: str = "error",
+        drop: Sequence[str] = (),
+        categorical: Sequence[str] = (),
+        test_size: float = 0.2,
+        val_size: float = 0.2,
+        split_seed: int = 42,
+        scaling: str = "standard",
+        target_scaling: str = "none",
+        **kwargs,
+    ) -> None:
+        super().__init__(scaling=scaling, **kwargs)
+        self.options = ReadOptions.from_config(
+            dict(
+                target=target,
+                task=task,
+                max_classes=max_classes,
+                missing=missing,
+                drop=drop,
+                categorical=categorical,
+                test_size=test_size,
+                val_size=val_size,
+            )
+        )
+        check_target_scaling(target_scaling)
+        self.split_seed = split_seed
+        self.target_scaling = target_scaling
+        self.table: RawTable | None = None
+
+    def read(self) -> RawTable:
+        raise NotImplementedError
+
+    def load_splits(self) -> Splits:
+        self.table = table = self.read()
+        for note in table.notes:
+            log.info("%s", note)
+        classes = len(table.classes) if table.classes else 0
+        train, val, test = split_indices(
+            table.labels,
+            classes,
+            self.options.test_size,
+            self.options.val_size,
+            self.split_seed,
+        )
+        self.encoder = Encoder.fit(table.frame, table.text_columns, self.options.missing, train)
+        self.feature_names = self.encoder.feature_names
+        if table.task == "regression":
+            self.task = make_task(
+                "regression",
+                names=[self.options.target],
+                standardize=self.target_scaling == "standard",
+            )
+        else:
+            self.task = make_task(table.task, classes=table.classes)
+        x = self.encoder.transform(table.frame)
+        y = table.labels.reshape(-1, 1)
+        x_train, x_val, x_test = (np.take(x, rows, axis=0) for rows in (train, val, test))
+        return Splits(x_train, y[train], x_val, y[val], x_test, y[test])

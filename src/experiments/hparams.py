@@ -1,0 +1,109 @@
+"""TensorBoard's HParams tab and run names for a sweep: the keys the sweep varied come first,
+named as on the command line (`model.lr`), marked as differing (so they are the tab's visible
+columns), integers shown as integers; the headline metrics lead the metric columns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from experiments.console import HEADLINE
+
+
+def varied_keys(planned: dict[int, list[str] | None]) -> set[str]:
+    """The keys whose value differs between a sweep's planned jobs."""
+    values: dict[str, set[str]] = {}
+    for overrides in planned.values():
+        for override in overrides or []:
+            key, _, value = override.partition("=")
+            values.setdefault(key, set()).add(value)
+    return {k for k, v in values.items() if len(v) > 1}
+
+
+def job_overrides() -> tuple[list[str], set[str]]:
+    """This sweep job's command-line overrides and the keys its sweep varies (all of them when
+    the sweep has no job list, as Optuna's); ([], set()) outside a sweep."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from experiments import sweep_plan
+    from experiments.console import is_multirun
+
+    if not is_multirun():
+        return [], set()
+    hydra = HydraConfig.get()
+    overrides = [str(o) for o in hydra.overrides.task]
+    varied = varied_keys(sweep_plan.jobs(hydra.sweep.dir))
+    return overrides, varied or {o.partition("=")[0] for o in overrides}
+
+
+def run_name(overrides: list[str], varied: set[str]) -> str:
+    """`lr=0.1,max_steps=500,experiment=xor`: the varied keys first, each key by its last part
+    unless two keys share it; '/' would make a folder, so it becomes '_'."""
+    keys = [o.partition("=")[0] for o in overrides]
+    lasts = [k.rsplit(".", 1)[-1] for k in keys]
+
+    def short(override: str) -> str:
+        key, _, value = override.partition("=")
+        last = key.rsplit(".", 1)[-1]
+        return f"{last if lasts.count(last) == 1 else key}={value}"
+
+    first = sorted(o for o in overrides if o.partition("=")[0] in varied)
+    rest = sorted(o for o in overrides if o.partition("=")[0] not in varied)
+    return ",".join(map(short, first + rest)).replace("/", "_")
+
+
+def swept_row(cfg, choices: dict[str, str]) -> dict[str, Any]:
+    """The swept keys of this job with their typed values, named as on the command line."""
+    from omegaconf import OmegaConf
+
+    overrides, varied = job_overrides()
+    row = {}
+    for override in overrides:
+        key, _, text = override.partition("=")
+        if key in varied:
+            value = choices.get(key, OmegaConf.select(cfg, key.lstrip("+"), default=text))
+            row[key] = value if isinstance(value, (bool, int, float, str)) else str(value)
+    return row
+
+
+def shown(value: Any) -> Any:
+    """Integers as text, so the tab shows `500`, not `500.0000`; bools stay bools."""
+    return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+
+def hparams_summaries(params: dict[str, Any], metric_tags: list[str], varied: set[str]) -> list:
+    """The experiment (columns), session start (this run's values) and end summaries."""
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2, summary_v2
+
+    types = {bool: "DATA_TYPE_BOOL", str: "DATA_TYPE_STRING"}
+    order = sorted(params, key=lambda k: k not in varied)  # stable: the row's own order after
+    tags = [t for t in HEADLINE if t in metric_tags] + [t for t in metric_tags if t not in HEADLINE]
+    experiment = api_pb2.Experiment(
+        hparam_infos=[
+            api_pb2.HParamInfo(
+                name=k,
+                type=api_pb2.DataType.Value(types.get(type(params[k]), "DATA_TYPE_FLOAT64")),
+                differs=k in varied,
+            )
+            for k in order
+        ],
+        metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=t)) for t in tags],
+    )
+    end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS)
+    return [
+        _summary(metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment)),
+        summary_v2.hparams_pb(params),
+        _summary(
+            metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end)
+        ),
+    ]
+
+
+def _summary(tag: str, data):
+    from tensorboard.compat.proto import summary_pb2
+    from tensorboard.plugins.hparams import metadata
+
+    summary = summary_pb2.Summary()
+    summary.value.add(
+        tag=tag, metadata=metadata.create_summary_metadata(data), tensor=metadata.NULL_TENSOR
+    )
+    return summary

@@ -1,0 +1,142 @@
+"""`hydra/launcher=submitit_slurm` and `submitit_local` (`TakeOverSubmititNames` puts them under
+those names): the submitit plugin's launchers, same keys, same submission, collecting EVERY job.
+
+The plugin's own `launch` raises at the first job without a result, so one job that SLURM
+cancelled, killed at its time limit or for memory, or lost with its node, ended the whole sweep:
+no summary, the other jobs never collected. Here such a job is recorded instead
+(`experiments.resume.record_lost_job`: `interrupted` at its last checkpoint, else `failed`, with
+SLURM's state and where its log is), the sweeper gets NaN for it, as for any failed job, and the
+sweep goes on to its summary (which exits non-zero). A job that did return, interrupted or failed,
+has recorded itself (`experiments.cli`).
+"""
+
+# No `from __future__ import annotations`: Hydra's plugin scan imports this module outside
+# sys.modules, where dataclasses cannot resolve string annotations.
+import logging
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, List, Sequence  # noqa: UP035
+
+from hydra.core.config_search_path import ConfigSearchPath
+from hydra.core.config_store import ConfigStore
+from hydra.core.singleton import Singleton
+from hydra.core.utils import JobReturn, JobStatus, filter_overrides
+from hydra.plugins.search_path_plugin import SearchPathPlugin
+from hydra_plugins.hydra_submitit_launcher.config import (
+    BaseQueueConf,
+    LocalQueueConf,
+    SlurmQueueConf,
+)
+from hydra_plugins.hydra_submitit_launcher.submitit_launcher import LocalLauncher, SlurmLauncher
+from omegaconf import OmegaConf, open_dict
+
+log = logging.getLogger(__name__)
+
+HERE = "hydra_plugins.experiments_submitit.launchers"
+
+
+class _CollectsEveryJob:
+    """`launch` of the submitit plugin's launchers, collecting every job (see the module)."""
+
+    _EXECUTOR: str
+
+    def launch(
+        self, job_overrides: Sequence[Sequence[str]], initial_job_idx: int
+    ) -> List[JobReturn]:  # noqa: UP006
+        import submitit
+
+        params = dict(self.params)
+        init = {"folder": params.pop("submitit_folder")}
+        if "max_num_timeout" in params:
+            init[f"{self._EXECUTOR}_max_num_timeout"] = params.pop("max_num_timeout")
+        executor = submitit.AutoExecutor(cluster=self._EXECUTOR, **init)
+        shared = set(OmegaConf.structured(BaseQueueConf).keys())
+        executor.update_parameters(
+            **{k if k in shared else f"{self._EXECUTOR}_{k}": v for k, v in params.items()}
+        )
+        sweep_dir = Path(str(self.config.hydra.sweep.dir))
+        sweep_dir.mkdir(parents=True, exist_ok=True)
+        if "mode" in self.config.hydra.sweep:
+            os.chmod(sweep_dir, mode=int(str(self.config.hydra.sweep.mode), 8))
+        log.info("Submitit '%s' sweep output dir : %s", self._EXECUTOR, sweep_dir)
+        overrides = [list(o) for o in job_overrides]
+        numbers = list(range(initial_job_idx, initial_job_idx + len(overrides)))
+        for number, job in zip(numbers, overrides, strict=True):
+            log.info("\t#%d : %s", number, " ".join(filter_overrides(job)))
+        state = Singleton.get_state()
+        jobs = executor.map_array(
+            self,
+            overrides,
+            ["hydra.sweep.dir"] * len(numbers),
+            numbers,
+            [f"job_id_for_{n}" for n in numbers],
+            [state] * len(numbers),
+        )
+        return [self._collect(*job) for job in zip(jobs, overrides, numbers, strict=True)]
+
+    def _collect(self, job: Any, overrides: List[str], number: int) -> JobReturn:  # noqa: UP006
+        """The job's JobReturn; for a job without one, or that raised outside our task
+        function, a record of it in its folder and NaN."""
+        try:
+            returned = job.results()[0]
+        except Exception:  # submitit's UncompletedJobError (no result) or FailedJobError
+            reason = f"{self._EXECUTOR} job {job.job_id} ended {job.state} without a result"
+        else:
+            if returned.status != JobStatus.FAILED:
+                return returned
+            reason = f"{self._EXECUTOR} job {job.job_id} raised {returned._return_value!r}"
+        from experiments.resume import record_lost_job
+
+        log.error("job %d: %s (log: %s)", number, reason, job.paths.stderr)
+        record_lost_job(
+            self._job_dir(overrides, number), overrides, f"{reason}; see {job.paths.stderr}"
+        )
+        lost = JobReturn(overrides=overrides, status=JobStatus.COMPLETED)
+        lost.return_value = math.nan
+        return lost
+
+    def _job_dir(self, overrides: List[str], number: int) -> Path:  # noqa: UP006
+        """The job's folder, as the job itself resolves it (`hydra.sweep.dir`/`subdir`)."""
+        config = self.hydra_context.config_loader.load_sweep_config(self.config, overrides)
+        with open_dict(config.hydra.job):
+            config.hydra.job.num = number
+        return Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
+
+
+class CollectingSlurmLauncher(_CollectsEveryJob, SlurmLauncher):
+    pass
+
+
+class CollectingLocalLauncher(_CollectsEveryJob, LocalLauncher):
+    pass
+
+
+@dataclass
+class CollectingSlurmConf(SlurmQueueConf):
+    _target_: str = f"{HERE}.CollectingSlurmLauncher"
+
+
+@dataclass
+class CollectingLocalConf(LocalQueueConf):
+    _target_: str = f"{HERE}.CollectingLocalLauncher"
+
+
+class TakeOverSubmititNames(SearchPathPlugin):
+    """Puts these launchers' configs under the names users type, `hydra/launcher=submitit_slurm`
+    and `submitit_local`, in place of the submitit plugin's own configs.
+
+    That plugin registers its configs when Hydra's plugin scan imports it, and the scan's order
+    depends on sys.path; Hydra calls every SearchPathPlugin once the scan is over and before any
+    config is composed (in the job processes too, which take the sweep's ConfigStore), so this is
+    the one place where the replacement always comes last. The search path itself is unchanged.
+    """
+
+    def manipulate_search_path(self, search_path: ConfigSearchPath) -> None:
+        store = ConfigStore.instance()
+        for name, node in [
+            ("submitit_slurm", CollectingSlurmConf),
+            ("submitit_local", CollectingLocalConf),
+        ]:
+            store.store(group="hydra/launcher", name=name, node=node, provider="experiments")

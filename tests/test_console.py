@@ -1,0 +1,52 @@
+"""What a user reads on the console: each message once, no advertisements, the run folder at the
+start and at the end; in a sweep, one line per job."""
+
+from __future__ import annotations
+
+import re
+
+from helpers import multirun, run_cli
+
+from experiments.console import number
+
+ADVERTS = ("litlogger", "srun", "LitLogger")
+
+
+def messages(output: str) -> list[str]:
+    """The console's lines without Hydra's `[time][logger][LEVEL] - ` prefix."""
+    lines = (re.sub(r"^\[[^]]*\]\[[^]]*\]\[[A-Z]+\] - ", "", line) for line in output.splitlines())
+    return [line.strip() for line in lines if line.strip()]
+
+
+def test_a_default_run_prints_each_message_once_and_names_its_folder(tmp_path) -> None:
+    run_dir = tmp_path / "run"
+    done = run_cli(run_dir=run_dir)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-2000:]
+    lines = messages(output)
+    assert len(lines) == len(set(lines)), f"a line printed twice:\n{output}"
+    assert not any(word in output for word in ADVERTS), output
+    assert "Training:" not in output, "no progress bar when stdout is not a terminal"
+    assert str(run_dir) in "\n".join(lines[:4]), "the run folder, at the start"
+    assert str(run_dir) in lines[-1] and "test/acc" in lines[-1], "and at the end"
+    assert re.search(r"test/tn \d+,", output), "confusion counts as integers"
+
+
+def test_a_sweep_prints_one_line_per_job(tmp_path) -> None:
+    sweep = tmp_path / "sweep"
+    done = multirun("experiment=xor", "model.lr=0.5,1.0", "trainer.max_steps=20", sweep_dir=sweep)
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-2000:]
+    assert re.search(r"^\[1/2\] model\.lr=0\.5  completed  val/loss \S+ .* s$", output, re.M)
+    assert re.search(r"^\[2/2\] model\.lr=1\.0  completed", output, re.M)
+    assert "GPU available" not in output, "a job's log goes to its train.log only"
+    assert "GPU available" in (sweep / "0" / "train.log").read_text()
+
+
+def test_numbers_read_as_typed() -> None:
+    assert [number(27.0), number(0.18234), number(96610.0), number("x")] == [
+        "27",
+        "0.1823",
+        "96610",
+        "x",
+    ]

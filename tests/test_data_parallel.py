@@ -1,0 +1,69 @@
+"""Data-parallel training (trainer.devices=2 trainer.strategy=ddp) on the CPU with gloo: the same
+weights as one process with the same global batch, one set of files, and one-line refusals."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import torch
+from helpers import read_metrics, run_cli
+
+pytestmark = pytest.mark.slow
+
+# 15-row mini-batches: ranks get 8 and 7 rows, so the weighting of unequal shards is exercised.
+RUN = [
+    "experiment=heart",
+    "data.batch_size=15",
+    "trainer.precision=64-true",
+    "trainer.max_steps=40",
+]
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores for 2 CPU ranks")
+@pytest.mark.parametrize("model", ["scratch", "mlp"])
+def test_two_ranks_train_the_same_weights_as_one(tmp_path, model) -> None:
+    runs = {}
+    for devices in (1, 2):
+        run_dir = tmp_path / f"devices{devices}"
+        args = [*RUN, f"model={model}", f"trainer.devices={devices}", "trainer.strategy=ddp"]
+        done = run_cli(*args, run_dir=run_dir, timeout=240)
+        assert done.returncode == 0, done.stderr[-3000:]
+        runs[devices] = run_dir
+    one = torch.load(runs[1] / "weights.pth", weights_only=True)
+    two = torch.load(runs[2] / "weights.pth", weights_only=True)
+    assert max((one[k] - two[k]).abs().max().item() for k in one) < 1e-8
+    metrics = read_metrics(runs[2])
+    assert metrics["status"] == "completed" and metrics["steps"] == 40
+    counts = [metrics[f"test/{c}"] for c in ("tn", "fp", "fn", "tp")]
+    assert sum(counts) == 61, "the whole test split, counted once"
+    assert counts == [read_metrics(runs[1])[f"test/{c}"] for c in ("tn", "fp", "fn", "tp")]
+    assert metrics["val/loss"] == pytest.approx(read_metrics(runs[1])["val/loss"], abs=1e-12)
+    assert len(list(runs[2].rglob("metrics.json"))) == 1
+
+
+REFUSED = {
+    "more ranks than cores": (
+        [f"trainer.devices={(os.cpu_count() or 1) + 1}", "trainer.strategy=ddp"],
+        "cores",
+    ),
+    "no ddp strategy": (["trainer.devices=2"], "needs trainer.strategy=ddp"),
+    "one-row batches": (
+        ["experiment=heart_lesson", "trainer.devices=2", "trainer.strategy=ddp"],
+        "use data.batch_size>=2",
+    ),
+    "several updates per batch": (
+        ["trainer.devices=2", "trainer.strategy=ddp", "updates_per_batch=5"],
+        "cannot run data-parallel",
+    ),
+}
+
+
+@pytest.mark.parametrize(("args", "message"), REFUSED.values(), ids=REFUSED)
+def test_what_cannot_run_data_parallel_is_one_line(tmp_path, args, message) -> None:
+    run_dir = tmp_path / "run"
+    done = run_cli("experiment=xor", *args, run_dir=run_dir, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-2000:]
+    assert message in output and "Traceback" not in output, output[-2000:]
+    assert not (run_dir / "metrics.json").exists()
