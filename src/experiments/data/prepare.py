@@ -82,8 +82,9 @@ def prepare_table(frame: pd.DataFrame, source: str, options: ReadOptions, where:
     frame, notes = _missing_cells(frame, options, where, source)
     _check_row_count(len(frame), options, source, notes)
     labels = read_labels(
-        frame.pop(options.target), label_is_text, options.task, options.max_classes, source
+        frame[options.target], label_is_text, options.task, options.max_classes, source
     )
+    frame = frame.iloc[:, :-1]  # the features (the label is last): a view, not a copy
     _check_identifiers(frame, text, options.max_classes, source)
     notes.insert(0, labels.decision)
     return RawTable(source, frame, text, labels.codes, labels.task, labels.classes, notes)
