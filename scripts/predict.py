@@ -4,6 +4,7 @@ import hydra
 from omegaconf import DictConfig
 
 from experiments.cli import run_prediction
+from experiments.entry import STOPPED_PREDICTING, run_main
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")
@@ -12,4 +13,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main, STOPPED_PREDICTING)

@@ -4,6 +4,7 @@ import hydra
 from omegaconf import DictConfig
 
 from experiments.cli import run_training
+from experiments.entry import run_main
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
@@ -12,4 +13,4 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    main()
+    run_main(main)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +13,17 @@ from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
 import experiments  # noqa: F401  (registers the config resolvers)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """pytest-xdist's workers share the machine's cores: one thread each, in every process a test
+    starts too. torch's default, a thread per core in each process, oversubscribes the cores, and
+    its threads then wait on each other at every parallel op (a population's steps measured 7-12x
+    slower while another process held a core)."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = "1"
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(1)
 
 
 @pytest.fixture

@@ -31,10 +31,11 @@ class Bad:
     message: str
     script: str = "train.py"
     fast: bool = True  # a config or data error: before any heavy import
+    one_line: bool = False  # the whole output is the message's line (no Hydra block, no log)
 
 
 def typed(*args: str, message: str, fast: bool = True) -> Bad:
-    return Bad(lambda tmp, ckpt: list(args), message, fast=fast)
+    return Bad(lambda tmp, ckpt: list(args), message, fast=fast, one_line=True)
 
 
 # Config rows live in a data file beside this test: one key, value and message each.
@@ -68,9 +69,21 @@ def _empty_cell(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
+def _infinite_cell(frame: pd.DataFrame) -> pd.DataFrame:
+    frame = frame.astype({"chol": float})
+    frame.loc[3, "chol"] = float("inf")
+    return frame
+
+
+def _repeated_name(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.rename(columns={"chol": "age"})
+
+
 def csv_row(change: Callable[[pd.DataFrame], pd.DataFrame], message: str) -> Bad:
     return Bad(
-        lambda tmp, ckpt: ["experiment=heart", f"data.path={heart_csv(tmp, change)}"], message
+        lambda tmp, ckpt: ["experiment=heart", f"data.path={heart_csv(tmp, change)}"],
+        message,
+        one_line=True,
     )
 
 
@@ -81,6 +94,14 @@ DATA = {
     "text cell": csv_row(_text_cell, "row 6, column 'chol' holds 'high', not a finite number"),
     "empty cell": csv_row(_empty_cell, "row 11, column 'age' is empty"),
     "too few rows": csv_row(lambda f: f.head(6), "has 6 rows: the test (0.2) and validation"),
+    "one class": csv_row(lambda f: f.assign(target=1), "column 'target' holds one value only"),
+    "infinite cell": csv_row(_infinite_cell, "row 5, column 'chol' holds 'inf', not a finite"),
+    "repeated column name": csv_row(_repeated_name, "the header names 'age' more than once"),
+    "folder as data.path": Bad(
+        lambda tmp, ckpt: ["experiment=heart", f"data.path={tmp}"],
+        "is a folder: give the path of a CSV file",
+        one_line=True,
+    ),
 }
 
 
@@ -163,6 +184,8 @@ def test_bad_input(tmp_path, xor_checkpoint, bad: Bad) -> None:
     assert not leftovers & {p.name for p in run_dir.glob("*")}, "nothing that looks like a result"
     if bad.fast:
         assert seconds < FAST_S, f"{seconds:.1f} s to the error"
+    if bad.one_line:
+        assert len(output.strip().splitlines()) == 1, output[-2000:]
 
 
 def test_no_label_column_says_how_to_name_it(tmp_path) -> None:

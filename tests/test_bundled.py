@@ -3,6 +3,7 @@ and the picture of the misclassified test digits)."""
 
 from __future__ import annotations
 
+import json
 import statistics
 from pathlib import Path
 
@@ -37,6 +38,12 @@ def test_digits_pictures_show_the_misclassified_test_digits(make_cfg) -> None:
     pictures = {p.stem: p for p in Path(cfg.output_dir).glob("*.png")}
     assert set(pictures) == {"loss_curves", "confusion_matrix", "misclassified_digits"}
     assert all(non_trivial(p) for p in pictures.values())
+    confusion = json.loads((Path(cfg.output_dir) / "metrics.json").read_text())["test/confusion"]
+    assert len(confusion) == 10 and all(len(row) == 10 for row in confusion), "10 x 10, nested"
+    assert all(isinstance(n, int) for row in confusion for n in row)
+    assert sum(confusion[k][k] for k in range(10)) / sum(map(sum, confusion)) == pytest.approx(
+        record["test/acc"]
+    )
 
 
 @pytest.mark.slow

@@ -160,11 +160,13 @@ def test_a_folder_as_data_path_is_named_a_folder(tmp_path) -> None:
         CsvDataModule(path=str(tmp_path), target="y").setup()
 
 
-def test_a_whole_text_column_is_one_hot_encoded(tmp_path) -> None:
+def test_a_whole_text_column_is_one_hot_encoded(tmp_path, caplog) -> None:
     text = "site,b,y\n" + "".join(f"{'AB'[i % 2]},{i},{i % 2}\n" for i in range(20))
     dm = CsvDataModule(path=_csv(tmp_path, text), target="y")
-    dm.setup()
+    with caplog.at_level("INFO"):
+        dm.setup()
     assert dm.feature_names == ["b", "site=A", "site=B"]
+    assert "text column 'site' one-hot encoded: 2 categories (A, B)" in caplog.text, "and said"
 
 
 def test_a_batch_larger_than_the_training_rows_is_logged(tmp_path, caplog) -> None:

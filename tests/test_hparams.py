@@ -11,13 +11,26 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 
 from experiments.hparams import run_name, varied_keys
 
+SWEEPERS = {"basic": [], "vectorized": ["hydra/sweeper=vectorized"]}
+
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory) -> list:
-    sweep = tmp_path_factory.mktemp("sweep")
-    done = multirun("experiment=xor", "model.lr=0.5,1.0", "trainer.max_steps=20", sweep_dir=sweep)
-    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    return [next((job / "tensorboard").iterdir()) for job in job_dirs(sweep)]
+def sweeps(tmp_path_factory) -> dict[str, list]:
+    """Each sweeper's TensorBoard runs of one small sweep, made once for the module."""
+    made = {}
+    for name, extra in SWEEPERS.items():
+        sweep = tmp_path_factory.mktemp(name)
+        args = ("experiment=xor", "model.lr=0.5,1.0", "trainer.max_steps=20", *extra)
+        done = multirun(*args, sweep_dir=sweep)
+        assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+        made[name] = [next((job / "tensorboard").iterdir()) for job in job_dirs(sweep)]
+    return made
+
+
+@pytest.fixture(params=SWEEPERS)
+def runs(request, sweeps) -> list:
+    """The runs of the basic sweep, then of the vectorized one: both must read the same."""
+    return sweeps[request.param]
 
 
 def hparams_data(run, tag: str):
@@ -50,8 +63,8 @@ def test_values_read_as_typed(runs) -> None:
         assert values["bias"].bool_value is True
 
 
-def test_the_last_histogram_is_of_the_final_weights(runs) -> None:
-    _, events = hparams_data(runs[0], "experiment")
+def test_the_last_histogram_is_of_the_final_weights(sweeps) -> None:
+    _, events = hparams_data(sweeps["basic"][0], "experiment")
     steps = [h.step for h in events.Histograms("weights/0.weight")]
     assert steps[-1] == 20 and steps == sorted(set(steps))
 
@@ -61,3 +74,12 @@ def test_run_name_rules() -> None:
     varied = varied_keys({0: overrides, 1: ["experiment=xor", "model.lr=1", "trainer.max_steps=9"]})
     assert varied == {"model.lr", "trainer.max_steps"}
     assert run_name(overrides, varied) == "model.lr=0.1,max_steps=500,data.lr=3,experiment=xor"
+
+
+def test_vectorized_members_log_the_ordinary_validation_curve(sweeps) -> None:
+    def val_steps(run) -> list[int]:  # each step once: the final one is written more than once
+        events = EventAccumulator(str(run), size_guidance={"histograms": 0}).Reload()
+        return sorted({s.step for s in events.Scalars("val/loss")})
+
+    assert val_steps(sweeps["basic"][0]) == list(range(2, 21, 2)), "every val_check_interval"
+    assert [val_steps(run) for run in sweeps["vectorized"]] == [list(range(2, 21, 2))] * 2

@@ -24,6 +24,8 @@ from helpers import (
 
 from experiments.atomic import write_atomic
 from experiments.checkpoints import read_checkpoint
+from experiments.errors import RunInterrupted
+from experiments.resume import prepare_run
 from experiments.training import train
 
 # One random row per step (the data stream matters on resume), a checkpoint every 100 steps, and
@@ -71,6 +73,7 @@ def test_signal_checkpoints_at_that_step_and_resume_is_exact(tmp_path, make_cfg,
 
     assert process.returncode == 1, output[-3000:]
     assert "Traceback" not in output
+    assert "weights_only" not in output, "the checkpoint at the signal says nothing of torch.load"
     metrics = read_metrics(run_dir)
     assert metrics["status"] == "interrupted"
     step = metrics["steps"]
@@ -78,6 +81,76 @@ def test_signal_checkpoints_at_that_step_and_resume_is_exact(tmp_path, make_cfg,
     assert read_checkpoint(last)["global_step"] == step, "checkpoint written at that step"
 
     resume_and_compare(make_cfg, last, step + 150)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_signal_during_start_up_stops_with_one_line(tmp_path, sig) -> None:
+    """Hydra has written the run's config, torch is still importing: one line, exit status 1, no
+    traceback, nothing that looks like a result."""
+    run_dir = tmp_path / "run"
+    process = start_long_run(run_dir)
+    wait_for_file(run_dir / ".hydra" / "config.yaml", process)
+    process.send_signal(sig)
+    output, _ = process.communicate(timeout=60)
+
+    assert process.returncode == 1, output[-3000:]
+    stopped = f"{sig.name} before training started: nothing was trained or written by this run"
+    assert output.count(stopped) == 1 and "Traceback" not in output, output[-3000:]
+    leftovers = {"metrics.json", "checkpoints", "weights.pth", "run.lock"}
+    assert not leftovers & {p.name for p in run_dir.iterdir()}
+
+
+def test_a_signal_during_a_sweep_job_s_start_up_stops_the_sweep_with_its_report(tmp_path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    args = ["-m", "experiment=xor", "model.lr=0.5,1.0", f"hydra.sweep.dir={sweep_dir}"]
+    process = start_script("train.py", *args)
+    wait_for_file(sweep_dir / "0" / ".hydra" / "config.yaml", process)
+    process.send_signal(signal.SIGTERM)
+    output, _ = process.communicate(timeout=60)
+
+    assert process.returncode == 1, output[-3000:]
+    assert output.count("SIGTERM before training started") == 1, output[-3000:]
+    assert "Traceback" not in output and "2 of 2 jobs did not complete" in output, output[-3000:]
+    assert (sweep_dir / "summary.md").is_file() and not (sweep_dir / "0" / "metrics.json").exists()
+
+
+@pytest.mark.parametrize(
+    ("max_steps", "stopped_at", "checkpoints"),
+    [
+        (1000, 150, {"last.ckpt", "best-step100.ckpt"}),  # validated at 100, not at 150
+        (10**8, 200, {"last.ckpt"}),  # never validated; one last.ckpt (no last-v1.ckpt)
+    ],
+)
+def test_an_interrupted_run_names_its_best_by_a_validated_step(
+    make_cfg, max_steps, stopped_at, checkpoints
+) -> None:
+    """Lightning validates a run told to stop, at that step: not ours, off the schedule."""
+    signal_at = "+callbacks.signal_at"
+    cfg = make_cfg(
+        "experiment=xor",
+        f"trainer.max_steps={max_steps}",
+        *CHECKPOINTS_ONLY,
+        f"{signal_at}._target_=helpers.signals.SignalAt",
+        f"{signal_at}.step=150",
+        quiet=False,
+    )
+    with pytest.raises(RunInterrupted):
+        train(cfg)
+    assert read_metrics(cfg.output_dir)["steps"] == stopped_at
+    assert {p.name for p in (Path(cfg.output_dir) / "checkpoints").iterdir()} == checkpoints
+
+
+def test_a_run_started_over_in_its_folder_keeps_one_best_checkpoint(make_cfg) -> None:
+    """Run again into a folder whose run completed: that run's best goes, and no `-v1` appears."""
+    folder = None
+    for steps in (300, 200, 200):
+        cfg = make_cfg(
+            "experiment=xor", f"trainer.max_steps={steps}", *CHECKPOINTS_ONLY, quiet=False
+        )
+        cfg.output_dir = folder = folder or cfg.output_dir
+        train(prepare_run(cfg, sweep_job=False))
+    names = {p.name for p in (Path(folder) / "checkpoints").iterdir()}
+    assert names == {"last.ckpt", "best-step200.ckpt"}
 
 
 def test_kill_9_leaves_a_whole_periodic_checkpoint_to_resume_from(tmp_path, make_cfg) -> None:
@@ -112,6 +185,7 @@ def test_the_same_command_continues_an_interrupted_run_exactly(tmp_path, make_cf
     assert again.returncode == 0, again.stderr[-3000:]
     resumed = f"continuing the unfinished run in {run_dir} from step {stopped['steps']}"
     assert resumed in again.stdout + again.stderr
+    assert "is not empty" not in again.stderr, "no Lightning note on the run's own folder"
     metrics = read_metrics(run_dir)
     assert metrics["status"] == "completed" and metrics["steps"] == 10000
     assert metrics["resumed_from_step"] == stopped["steps"]

@@ -4,12 +4,15 @@ one line (exit 1, no predictions file) for a missing column, a headerless file o
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
+import torch
 from helpers import CHECKPOINTS_ONLY, run_cli
-from helpers.tables import CULTIVARS, messy_frame, write
+from helpers.tables import CULTIVARS, messy_frame, task_tables, write
 from omegaconf import OmegaConf
 
 from experiments.errors import DataError
@@ -112,6 +115,70 @@ def test_a_run_trained_with_missing_error_refuses_an_empty_cell(make_cfg, tmp_pa
     rows = messy_frame().head(6)
     with pytest.raises(DataError, match=r"row 5, column 'age' is empty\. This model was trained"):
         predict_csv(ckpt, rows, tmp_path)
+
+
+def test_every_missing_column_is_named(imputing, tmp_path) -> None:
+    rows = messy_frame().head(3).drop(columns=["site", "dose"])
+    with pytest.raises(DataError, match="lacks the columns 'site', 'dose' the model takes"):
+        predict_csv(imputing, rows, tmp_path)
+    assert not (tmp_path / "predictions.csv").exists()
+
+
+def test_a_text_cell_in_a_number_column_names_row_and_column(imputing, tmp_path) -> None:
+    rows = messy_frame().head(6).astype({"dose": object})
+    rows.loc[4, "dose"] = "lots"
+    with pytest.raises(DataError) as err:
+        predict_csv(imputing, rows, tmp_path)
+    message = str(err.value)
+    assert "row 6, column 'dose' holds 'lots', not a finite number: fix that cell" in message
+    assert "data.drop" not in message, "a training option: no help at predict time"
+    assert "\n" not in message and not (tmp_path / "predictions.csv").exists()
+
+
+def test_a_run_trained_with_missing_drop_leaves_those_rows_out(make_cfg, tmp_path, caplog) -> None:
+    ckpt = trained(make_cfg, tmp_path, "drop")
+    rows = messy_frame().head(12)  # empty cells in rows 5, 7 and 10 of the file
+    with caplog.at_level(logging.INFO):
+        table = predict_csv(ckpt, rows, tmp_path / "predict")
+    assert len(table) == 9 and not table.isna().to_numpy().any()
+    assert table["dose"].tolist() == rows.dropna()["dose"].tolist()
+    assert "left out rows with an empty cell (data.missing=drop): rows 5, 7, 10" in caplog.text
+
+
+def train_table(make_cfg, frame: pd.DataFrame, tmp_path: Path, steps: int) -> Path:
+    """`experiment=table` on `frame` (label column `y`); its last checkpoint."""
+    path = write(frame, tmp_path / "table.csv")
+    cfg = make_cfg(
+        *CHECKPOINTS_ONLY,
+        "experiment=table",
+        f"data.path={path}",
+        "data.target=y",
+        f"trainer.max_steps={steps}",
+        quiet=False,
+    )
+    train(cfg)
+    return Path(cfg.output_dir) / "checkpoints" / "last.ckpt"
+
+
+def test_binary_text_labels_give_a_probability_and_the_label(make_cfg, tmp_path) -> None:
+    frame = task_tables()["yes and no"][0]  # y is "yes" where x > 0
+    ckpt = train_table(make_cfg, frame, tmp_path, steps=100)
+    checkpoint = torch.load(ckpt, weights_only=True)
+    assert checkpoint["experiments"]["data"]["task"] == {"name": "binary", "classes": ["no", "yes"]}
+    table = predict_csv(ckpt, frame.head(20)[["y", "z", "x"]], tmp_path / "predict")
+    assert list(table.columns) == ["x", "z", "probability", "predicted"]
+    assert ((table["probability"] > 0.5) == (table["predicted"] == "yes")).all()
+    assert (table["predicted"] == frame["y"].head(20)).mean() >= 0.9
+
+
+def test_a_regression_table_predicts_in_the_datas_units(make_cfg, tmp_path) -> None:
+    """Trained on standardised targets, predicted back in the label's own units."""
+    frame = task_tables()["real numbers"][0].assign(y=lambda f: 1000 + 300 * f["x"])
+    ckpt = train_table(make_cfg, frame, tmp_path, steps=300)
+    table = predict_csv(ckpt, frame.head(10)[["z", "y", "x"]], tmp_path / "predict")
+    assert list(table.columns) == ["x", "z", "predicted_y"]
+    error = np.abs(table["predicted_y"] - frame["y"].head(10)).mean()
+    assert error < 20, f"{error} off, where y spreads by about 300"
 
 
 def damaged(kind: str, folder: Path) -> tuple[Path, str]:

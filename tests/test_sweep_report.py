@@ -210,6 +210,18 @@ def test_integers_print_as_integers(tmp_path) -> None:
     assert f"{best} (test/acc 0.8, test/tn 27, test/fp 3)" in md
 
 
+def test_huge_finite_metrics_still_give_a_report(tmp_path) -> None:
+    """A run that blew up without reaching inf (a regression at too high an lr) completes with
+    losses near 1e200: their spread over seeds overflows to inf, and the report still prints."""
+    sweep = tmp_path / "huge"
+    for job, loss in enumerate([1e200, -1e200, 0.5, 0.6]):
+        overrides = [f"model.lr={10 if job < 2 else 1}", f"seed={job % 2}"]
+        make_job(sweep, job, overrides, **{"val/loss": abs(loss), "test/r2": loss})
+    assert report(sweep) == 0
+    md = (sweep / "summary.md").read_text()
+    assert "0 ± inf" in md and "0.550 ± 0.071" in md
+
+
 SHAPES = {  # swept overrides per job -> the picture: heatmap, line, points per job
     "heatmap": [[f"model.lr={lr}", f"trainer.max_steps={n}"] for lr in [0.1, 1] for n in [10, 20]],
     "line": [[f"model.lr={lr}", f"seed={s}"] for lr in ["0.01", "0.1", "1"] for s in range(2)],

@@ -7,11 +7,12 @@ import logging
 import re
 
 import numpy as np
+import pandas as pd
 import pytest
-from helpers.tables import CULTIVARS, messy_frame, task_tables, write
+from helpers.tables import CULTIVARS, diabetes_csv, messy_frame, task_tables, write
 
 from experiments.data import CsvDataModule
-from experiments.errors import ConfigError, DataError
+from experiments.errors import ConfigError, DataError, DivergedError
 from experiments.training import train
 
 TASK_TABLES = task_tables()
@@ -24,7 +25,10 @@ def test_auto_picks_the_task_of_the_label_column(tmp_path, name, table, caplog) 
     with caplog.at_level(logging.INFO):
         dm.setup()
     assert dm.task.name == expected
-    assert "data.task=auto: column 'y' holds" in caplog.text and f": {expected}" in caplog.text
+    decisions = [r.getMessage() for r in caplog.records if "data.task=auto" in r.getMessage()]
+    assert len(decisions) == 1 and "\n" not in decisions[0], "one line"
+    assert decisions[0].startswith("data.task=auto: column 'y' holds")
+    assert decisions[0].endswith(f": {expected}")
     width = {"binary": 1, "multiclass": frame["y"].nunique(), "regression": 1}[expected]
     assert dm.n_outputs == width == dm.train_xy[1].shape[1]
 
@@ -41,6 +45,32 @@ def test_a_task_the_label_column_cannot_be_is_one_line(tmp_path, name, task, mes
     path = write(TASK_TABLES[name][0], tmp_path / "t.csv")
     with pytest.raises(DataError, match=message):
         CsvDataModule(path=str(path), target="y", task=task).setup()
+
+
+def test_max_classes_sets_how_many_whole_numbers_are_still_classes(tmp_path) -> None:
+    """30 distinct whole numbers: regression under the default data.max_classes=20, multiclass
+    (30 outputs) once the limit allows 30."""
+    path = str(write(TASK_TABLES["many whole numbers"][0], tmp_path / "t.csv"))
+    for max_classes, expected in ((29, "regression"), (30, "multiclass")):
+        dm = CsvDataModule(path=path, target="y", max_classes=max_classes)
+        dm.setup()
+        assert dm.task.name == expected, max_classes
+    assert dm.n_outputs == 30
+
+
+def test_categories_are_learned_from_the_training_rows_only(tmp_path) -> None:
+    """Ten rows hold a site of their own, the rest 'a' or 'b': the encoder knows the sites of the
+    training rows, none seen only in validation or test rows."""
+    frame = TASK_TABLES["two numbers"][0]
+    sites = [f"rare{i}" if i < 10 else "ab"[i % 2] for i in range(len(frame))]
+    frame = frame.assign(site=sites)
+    dm = CsvDataModule(path=str(write(frame, tmp_path / "t.csv")), target="y")
+    dm.setup()
+    x = dm.feature_names.index("x")
+    seen = dm.splits.x_train[:, x]  # read back from text: equal to within a rounding
+    training = pd.Series(np.isclose(frame["x"].to_numpy()[:, None], seen, rtol=1e-12).any(1))
+    assert 0 < training[:10].sum() < 10, "some rare sites fall outside the training rows"
+    assert sorted(dm.encoder.categories["site"]) == sorted(set(frame.loc[training, "site"]))
 
 
 def test_task_can_be_forced(tmp_path) -> None:
@@ -137,7 +167,27 @@ def test_a_regression_table_reports_in_the_datas_units(make_cfg, tmp_path, model
     assert record["test/r2"] > 0.95
     assert record["test/mae"] < 0.2 * record["test/baseline_mae"]
     assert 100 < record["test/baseline_mae"] < 400, "in the label's own units"
+    dm = CsvDataModule(path=str(path), target="y")
+    dm.setup()
+    y_train, y_test = dm.splits.y_train.ravel(), dm.splits.y_test.ravel()
+    baseline = np.abs(y_test - y_train.mean()).mean()
+    assert record["test/baseline_mae"] == pytest.approx(baseline, rel=1e-5), "the training mean"
     assert record["test/rmse"] >= record["test/mae"]
+
+
+def test_weights_too_large_for_a_histogram_do_not_fail_the_run(make_cfg, tmp_path) -> None:
+    """Weights past 1e20 (a run blowing up, still finite): TensorBoard cannot bin them; the run
+    goes on to its own end, as the same grid point does in a vectorized sweep."""
+    path = diabetes_csv(tmp_path / "diabetes.csv")
+    overrides = ["model=scratch", "model.optimizer=sgd", "model.lr=2.0", "trainer.max_steps=40"]
+    data = [f"data.path={path}", "data.target=label"]
+    cfg = make_cfg("experiment=table", *data, *overrides, "trainer.precision=64-true", quiet=False)
+    try:
+        record = train(cfg)
+    except DivergedError as err:
+        assert err.step > 20, "it got past the histograms of step 20"
+    else:
+        assert record["status"] == "completed"
 
 
 def test_categorical_one_hot_encodes_a_number_column(tmp_path) -> None:

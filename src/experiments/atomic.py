@@ -27,8 +27,9 @@ def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
             if _sync_each:
                 os.fsync(f.fileno())
         os.replace(tmp, path)
-    finally:
+    except BaseException:
         tmp.unlink(missing_ok=True)
+        raise
 
 
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import sys
 from pathlib import Path
 
 import lightning as L
@@ -31,12 +32,29 @@ class StepProgressBar(TQDMProgressBar):
     def get_metrics(self, trainer: L.Trainer, pl_module) -> dict:
         metrics = super().get_metrics(trainer, pl_module)
         metrics.pop("v_num", None)  # the logger's version: not a metric
+        metrics.pop("step", None)  # TensorBoard's x-axis (`LessonModule.log_at_step`): the bar's n
         return metrics
 
+    def init_train_tqdm(self) -> Tqdm:
+        """The bar `on_train_start` makes: from the step training starts at (a resumed run's
+        checkpoint) to `max_steps`, so a resumed run, which Lightning restarts inside its epoch
+        without `on_train_epoch_start`, shows its total too."""
+        return Tqdm(
+            desc="Training",
+            total=self.trainer.max_steps,
+            initial=self.trainer.global_step,
+            position=2 * self.process_position,
+            disable=self.is_disabled,
+            leave=True,
+            dynamic_ncols=True,
+            file=sys.stdout,
+            smoothing=0,
+            bar_format=self.BAR_FORMAT,
+        )
+
     def on_train_epoch_start(self, trainer: L.Trainer, *args) -> None:
-        super().on_train_epoch_start(trainer, *args)
-        self.train_progress_bar.reset(total=trainer.max_steps)
-        self.train_progress_bar.set_description("Training")
+        """One endless epoch: the bar stays as `init_train_tqdm` made it (Lightning's would
+        count batches of an epoch of unknown length: `0/?`)."""
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
         # Counted in optimizer steps, not batches: a batch holds several updates.
@@ -57,9 +75,9 @@ class HParamsLogger(TensorBoardLogger):
     lists them, then the headline metrics, first."""
 
     def log_hyperparams(self, params, metrics=None, step=None) -> None:
-        from experiments.hparams import hparams_summaries, job_overrides, shown
+        from experiments.hparams import hparams_summaries, job_overrides, shown_params
 
-        params = {k: shown(v) for k, v in dict(params).items() if v is not None}
+        params = shown_params(dict(params))
         self.hparams.update(params)
         if not metrics:
             return
@@ -142,23 +160,38 @@ class ParameterHistograms(Callback):
     backward too), when the gradients of this step are in `.grad` and not yet applied.
     """
 
-    def __init__(self, every_n_steps: int = 10) -> None:
+    def __init__(self, every_n_steps: int = 10, bins: int = 30) -> None:
         self.every_n_steps = max(1, every_n_steps)
+        self.bins = bins  # TensorBoard shows 30; its own default, ~1,500 edges, costs 7x more
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module, optimizer) -> None:
         step = trainer.global_step
         if step % self.every_n_steps or (writer := _tensorboard(trainer)) is None:
             return
         for name, param in pl_module.net.named_parameters():
-            writer.add_histogram(f"weights/{name}", param.detach(), step)
+            _histogram(writer, f"weights/{name}", param.detach(), step, self.bins)
             if param.grad is not None:
-                writer.add_histogram(f"gradients/{name}", param.grad, step)
+                _histogram(writer, f"gradients/{name}", param.grad, step, self.bins)
 
     def on_train_end(self, trainer: L.Trainer, pl_module) -> None:
         """The final weights, at the last step: the trained network is the last histogram."""
         if (writer := _tensorboard(trainer)) is not None and trainer.is_global_zero:
             for name, param in pl_module.net.named_parameters():
-                writer.add_histogram(f"weights/{name}", param.detach(), trainer.global_step)
+                step = trainer.global_step
+                _histogram(writer, f"weights/{name}", param.detach(), step, self.bins)
+
+
+HISTOGRAM_LIMIT = 1e20  # TensorBoard's histogram buckets end here; beyond, it raises
+
+
+def _histogram(writer, tag: str, values, step: int, bins: int) -> None:
+    """A histogram of `values`, unless TensorBoard cannot bin them: a value beyond +-1e20, or
+    not finite (a run on its way to diverging, which the run itself reports)."""
+    if bool(values.isfinite().all()) and float(values.abs().max()) < HISTOGRAM_LIMIT:
+        try:
+            writer.add_histogram(tag, values, step, bins=bins)
+        except ValueError:  # numpy: a range too wide for `bins` finite-sized bins
+            return
 
 
 class GracefulInterrupt(Callback):
@@ -205,9 +238,14 @@ class GracefulInterrupt(Callback):
         _hide_later_steps(trainer)
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
+        """A signal came: checkpoint this step and stop. Lightning validates a run that stops
+        early at that step, off the `val_check_interval` schedule; that would name the best
+        checkpoint after a step the schedule never validates, and a resumed run would not match
+        the uninterrupted one, so validation is switched off for what is left of this fit."""
         if self.received and not trainer.should_stop:
             self.checkpoint = Path(trainer.default_root_dir) / "checkpoints" / "last.ckpt"
-            trainer.save_checkpoint(self.checkpoint)
+            trainer.save_checkpoint(self.checkpoint, weights_only=False)  # said: no log line
+            trainer.limit_val_batches = 0
             trainer.should_stop = True
 
     def on_train_end(self, trainer: L.Trainer, pl_module) -> None:

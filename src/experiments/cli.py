@@ -11,6 +11,7 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from experiments.console import announce_end, is_multirun
+from experiments.entry import jobs_run_here, run_starts, startup_over, stop_if_asked
 from experiments.errors import ConfigError, ExperimentError, RunInterrupted
 from experiments.resume import completed_before, hand_over_to_submitit, prepare_run
 from experiments.run_lock import RunLocked, held
@@ -37,9 +38,15 @@ def _record_failure(cfg: DictConfig, err: BaseException) -> None:
 def silence_known_warnings() -> None:
     """Nothing a user can act on: Lightning 2.6's own use of a deprecated torch API, and its
     advice to checkpoint manual-optimization modules before the step (ours save after it, on
-    purpose: the checkpoint of step N holds N updates, which is what resume needs)."""
+    purpose: the checkpoint of step N holds N updates, which is what resume needs). Nor its notes
+    on a resumed or repeated run: the checkpoint folder is not empty (`resume` keeps it to one
+    run's files), the last checkpoint's interval changed with `trainer.max_steps`, the best is
+    tracked afresh in a new folder."""
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
     warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`")
+    warnings.filterwarnings("ignore", message="The dirpath has changed from")
 
 
 def run_training(cfg: DictConfig) -> float | None:
@@ -57,6 +64,12 @@ def run_training(cfg: DictConfig) -> float | None:
     silence_known_warnings()
     multirun = is_multirun()
     population = bool(cfg.get("population_plan"))  # a job of hydra/sweeper=vectorized
+    # Until training starts a signal stops the run with one line (`entry`); a population trains
+    # without `GracefulInterrupt`, under the signals' usual handlers.
+    if population:
+        startup_over()
+    else:
+        run_starts()
     if multirun and not population and (record := completed_before(cfg)) is not None:
         return record.get(cfg.get("optimized_metric", "val/loss"), math.nan)
     try:
@@ -70,7 +83,7 @@ def run_training(cfg: DictConfig) -> float | None:
     except RunInterrupted as err:
         log.error("%s", err)
         hand_over_to_submitit(err, cfg.output_dir)  # SIGUSR2 under submitit: requeued, exits
-        if not multirun or _in_sweep_process():
+        if not multirun or jobs_run_here():
             sys.exit(1)
         return math.nan
     except ExperimentError as err:
@@ -101,13 +114,6 @@ def _train(cfg: DictConfig, multirun: bool, population: bool) -> float | None:
     return record.get(cfg.get("optimized_metric", "val/loss"), math.nan)
 
 
-def _in_sweep_process() -> bool:
-    """Jobs of the basic launcher run one after another in the sweep's own process."""
-    from hydra.core.hydra_config import HydraConfig
-
-    return str(HydraConfig.get().launcher.get("_target_", "")).endswith(".BasicLauncher")
-
-
 def run_prediction(cfg: DictConfig) -> None:
     """Print the predictions table; a user error is one logged line and exit status 1."""
     from omegaconf import OmegaConf
@@ -119,6 +125,7 @@ def run_prediction(cfg: DictConfig) -> None:
             )
         from experiments.predicting import predict
 
+        stop_if_asked()  # a signal that came during that import (`entry`)
         table = predict(cfg)
     except ExperimentError as err:
         log.error("%s", err)

@@ -21,10 +21,11 @@ HEADLINE = ("val/loss", "val/acc", "test/loss", "test/acc", "test/rmse", "test/m
 
 
 class _DropAdverts(logging.Filter):
-    """Lightning's tip to install litlogger: nothing the user asked for."""
+    """Lightning's tips to install litlogger or litmodels: nothing the user asked for."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return "litlogger" not in record.getMessage()
+        message = record.getMessage()
+        return "litlogger" not in message and "litmodels" not in message
 
 
 def quiet_lightning() -> None:
@@ -113,8 +114,12 @@ class JobLines(Callback):
         for handler in _console_handlers():
             handler.removeFilter(self._filter)
         overrides = list(job_return.overrides)
-        if not is_multirun() or any("population_plan=" in o for o in overrides):
-            return  # a vectorized population: its grid points are in the sweep's summary
+        if not is_multirun():
+            return
+        plan = next((o.partition("=")[2] for o in overrides if "population_plan=" in o), None)
+        if plan:  # a vectorized population: one line, its grid points are in the sweep's summary
+            print(population_line(Path(plan)), flush=True)
+            return
         from hydra.core.hydra_config import HydraConfig
 
         hydra = HydraConfig.get()
@@ -144,6 +149,17 @@ def job_line(job_dir: Path, num: int, overrides: list[str]) -> str:
     if status in ("failed", "diverged") and record.get("error"):
         parts.append(str(record["error"]).splitlines()[0][:160])
     return "  ".join(p for p in parts if p)
+
+
+def population_line(plan: Path) -> str:
+    """`population_0: 1024 grid points  1020 completed, 4 diverged`."""
+    from collections import Counter
+
+    jobs = json.loads(plan.read_text())["jobs"]
+    records = (_read_metrics(plan.parent / str(job["job"])) for job in jobs)
+    counts = Counter(record.get("status", "missing") for record in records)
+    statuses = ", ".join(f"{n} {status}" for status, n in counts.most_common())
+    return f"{plan.stem}: {len(jobs)} grid points  {statuses}"
 
 
 def stdout_is_terminal() -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import matplotlib
 
@@ -16,9 +17,10 @@ matplotlib.use("Agg")  # files only, never a window
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib.figure import Figure
-from torch import Tensor
+
+if TYPE_CHECKING:  # torch only where a picture needs it: a sweep's report draws without it
+    from torch import Tensor
 
 
 def loss_curves(
@@ -57,6 +59,8 @@ def decision_boundary(
 ) -> Figure:
     """P(class 1) over the unit square (and a margin, so corner points show whole), the 0.5
     contour, and the data points by label."""
+    import torch
+
     axis = torch.linspace(-0.1, 1.1, resolution)
     grid_x, grid_y = torch.meshgrid(axis, axis, indexing="xy")
     grid = torch.stack([grid_x.ravel(), grid_y.ravel()], dim=1)

@@ -4,6 +4,7 @@ columns), integers shown as integers; the headline metrics lead the metric colum
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from experiments.console import HEADLINE
@@ -51,11 +52,13 @@ def run_name(overrides: list[str], varied: set[str]) -> str:
     return ",".join(map(short, first + rest)).replace("/", "_")
 
 
-def swept_row(cfg, choices: dict[str, str]) -> dict[str, Any]:
-    """The swept keys of this job with their typed values, named as on the command line."""
+def swept_row(
+    cfg, choices: dict[str, str], overrides: list[str], varied: set[str]
+) -> dict[str, Any]:
+    """The swept keys of a job's `overrides` with their typed values, named as on the command
+    line."""
     from omegaconf import OmegaConf
 
-    overrides, varied = job_overrides()
     row = {}
     for override in overrides:
         key, _, text = override.partition("=")
@@ -70,32 +73,47 @@ def shown(value: Any) -> Any:
     return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
 
+def shown_params(params: dict[str, Any]) -> dict[str, Any]:
+    """An HParams row as the tab shows it: integers as integers, unset values left out."""
+    return {k: shown(v) for k, v in params.items() if v is not None}
+
+
 def hparams_summaries(params: dict[str, Any], metric_tags: list[str], varied: set[str]) -> list:
     """The experiment (columns), session start (this run's values) and end summaries."""
-    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2, summary_v2
+    from tensorboard.plugins.hparams import summary_v2
 
     types = {bool: "DATA_TYPE_BOOL", str: "DATA_TYPE_STRING"}
     order = sorted(params, key=lambda k: k not in varied)  # stable: the row's own order after
+    columns = tuple(
+        (k, types.get(type(params[k]), "DATA_TYPE_FLOAT64"), k in varied) for k in order
+    )
     tags = [t for t in HEADLINE if t in metric_tags] + [t for t in metric_tags if t not in HEADLINE]
+    return [_experiment(columns, tuple(tags)), summary_v2.hparams_pb(params), _session_end()]
+
+
+@cache  # the same for every member of a population: built once
+def _experiment(columns: tuple[tuple[str, str, bool], ...], tags: tuple[str, ...]):
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
     experiment = api_pb2.Experiment(
         hparam_infos=[
-            api_pb2.HParamInfo(
-                name=k,
-                type=api_pb2.DataType.Value(types.get(type(params[k]), "DATA_TYPE_FLOAT64")),
-                differs=k in varied,
-            )
-            for k in order
+            api_pb2.HParamInfo(name=k, type=api_pb2.DataType.Value(kind), differs=differs)
+            for k, kind, differs in columns
         ],
         metric_infos=[api_pb2.MetricInfo(name=api_pb2.MetricName(tag=t)) for t in tags],
     )
+    data = plugin_data_pb2.HParamsPluginData(experiment=experiment)
+    return _summary(metadata.EXPERIMENT_TAG, data)
+
+
+@cache
+def _session_end():
+    from tensorboard.plugins.hparams import api_pb2, metadata, plugin_data_pb2
+
     end = plugin_data_pb2.SessionEndInfo(status=api_pb2.STATUS_SUCCESS)
-    return [
-        _summary(metadata.EXPERIMENT_TAG, plugin_data_pb2.HParamsPluginData(experiment=experiment)),
-        summary_v2.hparams_pb(params),
-        _summary(
-            metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end)
-        ),
-    ]
+    return _summary(
+        metadata.SESSION_END_INFO_TAG, plugin_data_pb2.HParamsPluginData(session_end_info=end)
+    )
 
 
 def _summary(tag: str, data):

@@ -33,12 +33,15 @@ def write_metrics(
     return payload
 
 
-def hparams_of(cfg: DictConfig, choices: dict[str, str]) -> dict[str, Any]:
+def hparams_of(
+    cfg: DictConfig, choices: dict[str, str], sweep: tuple[list[str], set[str]] | None = None
+) -> dict[str, Any]:
     """The flat row the TensorBoard HParams tab compares runs by: in a sweep, the keys it varies
-    first, as typed (`model.lr`); then the run's own, less those the swept keys already name."""
-    from experiments.hparams import swept_row
+    first, as typed (`model.lr`); then the run's own, less those the swept keys already name.
+    `sweep` is the job's (overrides, varied keys); by default this Hydra job's."""
+    from experiments.hparams import job_overrides, swept_row
 
-    swept = swept_row(cfg, choices)
+    swept = swept_row(cfg, choices, *(sweep or job_overrides()))
     lasts = {key.rsplit(".", 1)[-1] for key in swept}
     row = {
         "experiment": choices.get("experiment", "none"),

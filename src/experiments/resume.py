@@ -6,7 +6,8 @@
   checkpoint records them, `GracefulInterrupt.state_dict`). Other overrides: a single run stops
   with one line (run them again, or use another folder); a sweep job, whose folder a changed
   grid may reuse, starts over. Whatever it does, the previous run's metrics.json and weights.pth
-  go first, so a folder never pairs one run's results with another's overrides.
+  go first (and its best checkpoint when this run starts over), so a folder never pairs one run's
+  results with another's overrides.
 - **A sweep started again skips its completed jobs** (`completed_before`): a job whose folder
   held, when the sweep started, a completed run with the same overrides (`sweep_plan.json`)
   returns that run's metric and trains nothing.
@@ -37,6 +38,7 @@ log = logging.getLogger(__name__)
 
 RUN_STATE_KEY = "run"  # where a checkpoint keeps the run's overrides: checkpoint["callbacks"][...]
 UNFINISHED = (None, "interrupted")  # metrics.json statuses (None: no metrics.json) a run resumes
+BEST_CHECKPOINTS = "checkpoints/best-*.ckpt"  # conf/callbacks/default.yaml: best_checkpoint
 
 
 def run_overrides() -> list[str] | None:
@@ -70,10 +72,22 @@ def prepare_run(cfg: DictConfig, sweep_job: bool) -> DictConfig:
     for name in ("metrics.json", "weights.pth"):
         (folder / name).unlink(missing_ok=True)
     if not resume:
+        _drop_earlier_best(folder, cfg)
         return cfg
     cfg = copy.deepcopy(cfg)
     cfg.ckpt_path = str(last)
     return cfg
+
+
+def _drop_earlier_best(folder: Path, cfg: DictConfig) -> None:
+    """A run that starts over in a folder: the earlier run's best checkpoints go (not the one
+    `ckpt_path` names), so the folder holds one best, this run's, and never a `best-...-v1`."""
+    if not cfg.train:
+        return
+    keep = Path(cfg.ckpt_path).resolve() if cfg.get("ckpt_path") else None
+    for best in folder.glob(BEST_CHECKPOINTS):
+        if best.resolve() != keep:
+            best.unlink(missing_ok=True)
 
 
 def _is_own(last: Path, folder: Path, cfg: DictConfig, sweep_job: bool) -> bool:

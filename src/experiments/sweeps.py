@@ -133,7 +133,7 @@ def plus_minus(mean: float, std: float, digits: int = 2) -> str:
     """'0.182 ± 0.010': the spread to `digits` significant digits, the mean to as many places."""
     if math.isnan(mean) or math.isnan(std):
         return show(mean)
-    places = digits - 1 - math.floor(math.log10(std)) if std > 0 else -1
+    places = digits - 1 - math.floor(math.log10(std)) if 0 < std < math.inf else -1
     if not 0 <= places <= 6:
         return f"{show(mean)} ± {std:.{digits}g}"
     return f"{mean:.{places}f} ± {std:.{places}f}"
@@ -293,6 +293,8 @@ class SweepSummary(Callback):
         if self._unreported is None or os.getpid() != pid:  # reported, or a forked child
             return
         sweep_dir, self._unreported = self._unreported, None
+        if not any(sweep_dir.glob("*/.hydra")):  # no job started (a key Hydra could not set)
+            return
         log.error("the sweep stopped before its end: the report of what it holds")
         try:
             report(sweep_dir, self.metric, self.mode)

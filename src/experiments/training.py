@@ -13,6 +13,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments import chunking, data_parallel
 from experiments.config import check_config
 from experiments.console import announce_start
+from experiments.entry import startup_over, stop_if_asked
 from experiments.errors import ConfigError, DivergedError, ParityError, RunInterrupted
 from experiments.results import finish_run, hparams_of
 
@@ -116,6 +117,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     from experiments.callbacks import GracefulInterrupt
     from experiments.checkpoints import read_checkpoint
 
+    stop_if_asked()  # a signal that came during those imports
     checkpoint = read_checkpoint(cfg.ckpt_path) if cfg.get("ckpt_path") else None
     if checkpoint is None and not cfg.train:
         raise ConfigError("train=false evaluates a checkpoint: add ckpt_path=PATH")
@@ -128,6 +130,7 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     interrupt = GracefulInterrupt()
     trainer = make_trainer(cfg, output_dir, [interrupt], chunking.chunk_size(cfg, done))
 
+    startup_over()  # from here a signal is GracefulInterrupt's (training) or ends the run as usual
     status, error, metrics, extra, weights = "failed", None, {}, {}, None
     diverged_at = None  # the step whose loss was not finite; later updates of its chunk don't count
     try:

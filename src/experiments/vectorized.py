@@ -28,11 +28,13 @@ from torch import Tensor
 from experiments import chunking, data_parallel
 from experiments.architecture import Architecture
 from experiments.config import check_config
+from experiments.console import quiet_lightning
 from experiments.models.base import first_nonfinite
 from experiments.models.scratch_optimizers import optimizer_for
 from experiments.population_jobs import Member, job_schedule, member_cfg, write_jobs
 
 log = logging.getLogger(__name__)
+quiet_lightning()  # as for ordinary runs: each message once, no advertisements
 
 
 class PopulationModule(L.LightningModule):
@@ -63,7 +65,7 @@ class PopulationModule(L.LightningModule):
     def training_step(self, batches: chunking.Chunk, batch_idx: int) -> None:
         """One update of every member per (x, y) of the chunk, as the ordinary run's."""
         optimizer, start = self.optimizers(), self.global_step
-        losses = []
+        losses, diverged = [], False
         for i, (x, y) in enumerate(batches):
             losses.append(self.stack.loss_and_gradients(x, y))
             # Like the ordinary run: diverged at the step whose loss is not finite (before its
@@ -71,14 +73,17 @@ class PopulationModule(L.LightningModule):
             finite = torch.isfinite(losses[-1])
             if not finite.all():
                 optimizer.param_groups[0]["lr"].mul_(finite.to(self.lrs.dtype))
+                diverged = True
             if i == 0:
                 optimizer.step()
             else:
                 chunking.step_outside_lightning(self.trainer, optimizer.optimizer)
         self.chunk_losses = torch.stack(losses)
-        for m, first in enumerate(first_nonfinite(self.chunk_losses).tolist()):
-            if first >= 0:
-                self.diverged_at.setdefault(m, (start + first, float(self.chunk_losses[first, m])))
+        if diverged:  # which members, and at which step of the chunk
+            for m, first in enumerate(first_nonfinite(self.chunk_losses).tolist()):
+                if first >= 0:
+                    loss = float(self.chunk_losses[first, m])
+                    self.diverged_at.setdefault(m, (start + first, loss))
 
     def evaluate(self, stage: str, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         """Every member's loss and task metrics on a whole split, stacked on dim 0."""

@@ -51,3 +51,12 @@ def task_tables(rows: int = 60) -> dict[str, tuple[pd.DataFrame, str]]:
         "many whole numbers": (base.assign(y=np.arange(rows) % 30), "regression"),
         "real numbers": (base.assign(y=2 * x + 0.1), "regression"),
     }
+
+
+def diabetes_csv(path: Path) -> Path:
+    """scikit-learn's bundled diabetes table (442 rows, 10 features, a regression label named
+    `label`) written as a user's CSV."""
+    from sklearn.datasets import load_diabetes
+
+    frame = load_diabetes(as_frame=True).frame.rename(columns={"target": "label"})
+    return write(frame, path)

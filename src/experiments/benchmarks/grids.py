@@ -4,6 +4,7 @@ phases (build, train, write) read from its log (`<sweep>/population_<k>/train.lo
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ def vectorized_grid(
 ) -> dict[str, float]:
     """XOR, `lrs` learning rates x `seeds` seeds x the iteration counts `steps`, as one
     vectorized sweep: its wall time and each phase's."""
+    shutil.rmtree(sweep_dir, ignore_errors=True)  # a sweep started again skips what it did
     seconds, output = timed_command(
         root,
         [
@@ -56,6 +58,7 @@ def vectorized_grid(
 
 def ordinary_run(root: Path, python: str, run_dir: Path, steps: int) -> float:
     """Wall seconds of one ordinary XOR run of `steps` steps, launched as a user does."""
+    shutil.rmtree(run_dir, ignore_errors=True)  # a run into its own folder would resume
     seconds, _ = timed_command(
         root,
         [

@@ -113,9 +113,15 @@ def number_kinds(
 
 
 def check_numbers(
-    cells: pd.Series, numbers: pd.Series, column: str, where: Where, source: str
+    cells: pd.Series,
+    numbers: pd.Series,
+    column: str,
+    where: Where,
+    source: str,
+    advice: str = "fix that cell, or leave the column out with data.drop=[{column}]",
 ) -> None:
-    """A `DataError` at the first filled cell that is not a finite number."""
+    """A `DataError` at the first filled cell that is not a finite number, ending in `advice`
+    (`{column}` filled in)."""
     values = numbers.to_numpy(np.float64)
     bad = np.isinf(values) | (np.isnan(values) & cells.notna().to_numpy())
     if bad.any():
@@ -125,7 +131,7 @@ def check_numbers(
         row = where(int(cells.index[position]))
         raise DataError(
             f"{source}: {row}, column {column!r} holds {shown!r}, not a finite number: "
-            f"fix that cell, or leave the column out with data.drop=[{column}]"
+            + advice.format(column=column)
         )
 
 

@@ -30,6 +30,9 @@ from experiments.errors import DataError
 
 log = logging.getLogger(__name__)
 
+# At predict time the model's columns are fixed: data.drop (a training option) does not apply.
+PREDICT_ADVICE = "fix that cell: the model was trained on numbers in column {column!r}"
+
 
 @dataclass
 class Encoder:
@@ -112,7 +115,7 @@ class Encoder:
         for column in self.numbers:
             cells = frame[column].map(blank_to_nan)
             numbers = pd.to_numeric(cells, errors="coerce")
-            check_numbers(cells, numbers, column, where, source)
+            check_numbers(cells, numbers, column, where, source, PREDICT_ADVICE)
             frame[column] = numbers.astype(np.float64)
         for column in self.categories:
             frame[column] = as_text(frame[column])

@@ -77,6 +77,16 @@ class FrameDataModule(ArrayDataModule):
             self.split_seed,
         )
         self.encoder = Encoder.fit(table.frame, table.text_columns, self.options.missing, train)
+        for column, categories in self.encoder.categories.items():
+            shown = ", ".join(categories[:5]) + (", ..." if len(categories) > 5 else "")
+            log.info(
+                "text column %r one-hot encoded: %d categories (%s), learned from the training "
+                "rows; data.drop=[%s] leaves it out",
+                column,
+                len(categories),
+                shown,
+                column,
+            )
         self.feature_names = self.encoder.feature_names
         if table.task == "regression":
             self.task = make_task(

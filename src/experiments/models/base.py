@@ -104,8 +104,8 @@ class LessonModule(L.LightningModule):
         """`self.log` with the optimizer step as TensorBoard's x-axis: Lightning's default is its
         batch count, and a batch holds several updates."""
         parallel = self._trainer is not None and self.trainer.world_size > 1
-        self.log_dict(metrics, sync_dist=parallel, **kwargs)
-        self.log("step", float(self.global_step))
+        step = torch.tensor(float(self.global_step))  # one `log_dict`: each call costs ~0.5 ms
+        self.log_dict({**metrics, "step": step}, sync_dist=parallel, **kwargs)
 
     def evaluate(self, stage: str, x: Tensor, y: Tensor) -> dict[str, Tensor]:
         """The loss and the task's metrics on a whole split."""

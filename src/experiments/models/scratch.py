@@ -24,6 +24,11 @@ class ScratchModule(LessonModule):
         with torch.no_grad():
             return self.net.forward(x)
 
+    def training_step(self, batches, batch_idx: int) -> None:
+        # Every gradient here is by hand: a chunk of updates without autograd's bookkeeping.
+        with torch.no_grad():
+            super().training_step(batches, batch_idx)
+
     def configure_optimizers(self) -> HandWrittenOptimizer:
         return optimizer_for(self.arch, self.parameters())
 

@@ -1,0 +1,76 @@
+"""A TensorBoard run written in one go: what a vectorized member's job folder holds.
+
+An ordinary run logs through Lightning's TensorBoardLogger, whose SummaryWriter starts a thread
+and queues one event per scalar. A population has thousands of finished runs to write at once,
+with every number already known, so each run's events are gathered in memory (one event per
+step, holding all of that step's scalars) and written as one file of TensorBoard's own `Event`
+protos, framed as its `RecordWriter` frames them but checksummed by the `crc32c` package (in C:
+TensorBoard's pure-Python CRC-32C took most of the time of writing a population's runs).
+`finish_run` calls it as it calls the logger.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import struct
+import time
+from pathlib import Path
+from typing import Any
+
+import crc32c
+from tensorboard.compat.proto import event_pb2, summary_pb2
+
+from experiments.hparams import hparams_summaries, shown_params
+
+
+def _masked_crc(data: bytes) -> bytes:
+    """The record format's checksum: CRC-32C, rotated right by 15 bits and offset ("masked")."""
+    crc = crc32c.crc32c(data)
+    return struct.pack("<I", (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF)
+
+
+def record(data: bytes) -> bytes:
+    """One record: the length, its checksum, the data, its checksum (little-endian)."""
+    length = struct.pack("<Q", len(data))
+    return length + _masked_crc(length) + data + _masked_crc(data)
+
+
+class EventFileRun:
+    """The `log_metrics` / `log_hyperparams` / `finalize` of a logger, buffered until `finalize`.
+
+    `varied` names the keys the sweep varied, marked as differing in the HParams tab.
+    """
+
+    def __init__(self, folder: Path, varied: set[str], number: int = 0) -> None:
+        self.folder, self.varied, self.number = Path(folder), varied, number
+        self.events: list[event_pb2.Event] = []
+
+    def _add(self, step: int, summary: summary_pb2.Summary) -> None:
+        self.events.append(event_pb2.Event(wall_time=time.time(), step=step, summary=summary))
+
+    def log_metrics(self, metrics: dict[str, float], step: int) -> None:
+        value = summary_pb2.Summary.Value
+        values = [value(tag=k, simple_value=float(v)) for k, v in metrics.items()]
+        self._add(step, summary_pb2.Summary(value=values))
+
+    def log_hyperparams(self, params: dict[str, Any], metrics: dict[str, float], step: int) -> None:
+        """The final metrics at `step`, then the HParams row, as `HParamsLogger` writes them."""
+        params = shown_params(params)
+        self.log_metrics(metrics, step)
+        for summary in hparams_summaries(params, list(metrics), self.varied):
+            self._add(step, summary)
+
+    def finalize(self, status: str) -> None:
+        """The event file, named as TensorBoard's own writer names it."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        started = time.time()
+        name = f"events.out.tfevents.{int(started):010d}.{socket.gethostname()}"
+        version = event_pb2.Event(
+            wall_time=started,
+            file_version="brain.Event:2",
+            source_metadata=event_pb2.SourceMetadata(writer="experiments.event_file"),
+        )
+        data = b"".join(record(event.SerializeToString()) for event in [version, *self.events])
+        (self.folder / f"{name}.{os.getpid()}.{self.number}").write_bytes(data)
+        self.events.clear()
