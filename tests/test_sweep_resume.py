@@ -74,7 +74,7 @@ def test_submitit_requeues_a_warned_job_and_records_a_killed_one(tmp_path) -> No
     from that step (exactly so: tests/test_slurm.py compares the weights). Job 1 is killed
     outright (kill -9, as the out-of-memory killer does): no result, so the launcher records it
     `interrupted` at its last checkpoint. The sweep reports both and exits 1."""
-    job = ["experiment=heart_lesson", "trainer.max_steps=10000", *LOGGED]
+    job = ["experiment=heart_lesson", "trainer.max_steps=100000", *LOGGED]
     sweep_dir = tmp_path / "sweep"
     sweep = start_script(
         "train.py", "-m", *job, "seed=0,1", "hydra/launcher=submitit_local",
