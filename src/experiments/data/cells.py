@@ -128,7 +128,8 @@ def check_numbers(
         position = int(np.flatnonzero(bad)[0])
         cell = cells.iloc[position]
         shown = cell if isinstance(cell, str) else number_text(cell)
-        row = where(int(cells.index[position]))
+        label = cells.index[position]  # not a number where pandas made a column the index
+        row = where(int(label) if isinstance(label, (int, np.integer)) else position)
         raise DataError(
             f"{source}: {row}, column {column!r} holds {shown!r}, not a finite number: "
             + advice.format(column=column)
