@@ -28,25 +28,29 @@ def timed_command(root: Path, args: list[str]) -> tuple[float, str]:
     return time.perf_counter() - started, done.stdout + done.stderr
 
 
+def timed_train(root: Path, python: str, folder: Path, *args: str) -> tuple[float, str]:
+    """`scripts/train.py *args` into a cleared `folder` (a run or sweep started again into its
+    folder resumes or skips what it did), timed as `timed_command`."""
+    shutil.rmtree(folder, ignore_errors=True)
+    return timed_command(root, [python, "scripts/train.py", *args])
+
+
 def vectorized_grid(
     root: Path, python: str, sweep_dir: Path, lrs: int, seeds: int, steps: str
 ) -> dict[str, float]:
     """XOR, `lrs` learning rates x `seeds` seeds x the iteration counts `steps`, as one
     vectorized sweep: its wall time and each phase's."""
-    shutil.rmtree(sweep_dir, ignore_errors=True)  # a sweep started again skips what it did
-    seconds, output = timed_command(
+    seconds, output = timed_train(
         root,
-        [
-            python,
-            "scripts/train.py",
-            "-m",
-            "experiment=xor",
-            f"model.lr={learning_rates(lrs)}",
-            f"seed=range({seeds})",
-            f"trainer.max_steps={steps}",
-            "hydra/sweeper=vectorized",
-            f"hydra.sweep.dir={sweep_dir}",
-        ],
+        python,
+        sweep_dir,
+        "-m",
+        "experiment=xor",
+        f"model.lr={learning_rates(lrs)}",
+        f"seed=range({seeds})",
+        f"trainer.max_steps={steps}",
+        "hydra/sweeper=vectorized",
+        f"hydra.sweep.dir={sweep_dir}",
     )
     logs = output + "".join(p.read_text() for p in sweep_dir.glob("population_*/*.log"))
     figures = {"whole sweep, s": seconds}
@@ -58,15 +62,5 @@ def vectorized_grid(
 
 def ordinary_run(root: Path, python: str, run_dir: Path, steps: int) -> float:
     """Wall seconds of one ordinary XOR run of `steps` steps, launched as a user does."""
-    shutil.rmtree(run_dir, ignore_errors=True)  # a run into its own folder would resume
-    seconds, _ = timed_command(
-        root,
-        [
-            python,
-            "scripts/train.py",
-            "experiment=xor",
-            f"trainer.max_steps={steps}",
-            f"hydra.run.dir={run_dir}",
-        ],
-    )
-    return seconds
+    args = ("experiment=xor", f"trainer.max_steps={steps}", f"hydra.run.dir={run_dir}")
+    return timed_train(root, python, run_dir, *args)[0]
