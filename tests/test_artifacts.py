@@ -142,9 +142,9 @@ def test_pictures_and_histograms(tmp_path, experiment, model, pictures):
     for png in run_dir.glob("*.png"):
         assert non_trivial(png), png.name
 
-    events = EventAccumulator(
-        str(run_dir / "tensorboard"), size_guidance={"images": 0, "histograms": 0}
-    ).Reload()
+    (event_file,) = (run_dir / "tensorboard").glob("events.out.tfevents.*")  # fit, test, HParams
+    events = EventAccumulator(str(event_file), size_guidance={"images": 0, "histograms": 0})
+    events.Reload()
     assert {f"figures/{p}" for p in pictures} <= set(events.Tags()["images"])
     histograms = set(events.Tags()["histograms"])
     assert {"weights/0.weight", "gradients/0.weight"} <= histograms

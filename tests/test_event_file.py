@@ -25,7 +25,7 @@ def test_a_run_reads_back_in_tensorboard(tmp_path) -> None:
     run.log_metrics({"train/loss": 0.5}, 100)
     run.log_metrics({"train/loss": 0.25, "val/loss": 0.3, "val/acc": 0.75}, 200)
     run.log_hyperparams({"model.lr": 0.1, "max_steps": 200, "gone": None}, {"val/loss": 0.3}, 200)
-    run.finalize("completed")
+    run.end_run("completed")
     (path,) = (tmp_path / "run").iterdir()
     assert path.name.startswith("events.out.tfevents.") and path.name.endswith(".7")
 

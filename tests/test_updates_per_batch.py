@@ -23,9 +23,10 @@ DATA = {
 
 def scalar_steps(run_dir: str, tag: str) -> list[int]:
     """Steps of a TensorBoard scalar, without the final values sent again with the HParams."""
-    events = Path(run_dir).glob("tensorboard/**/events.out.tfevents.*")
-    (run,) = {path.parent for path in events}
-    accumulator = EventAccumulator(str(run))
+    # One event file a run: several written in one second would be read in the text order of
+    # their counters (`.100` before `.99`), and TensorBoard drops steps it reads out of order.
+    (events,) = Path(run_dir).glob("tensorboard/**/events.out.tfevents.*")
+    accumulator = EventAccumulator(str(events))
     accumulator.Reload()
     return [event.step for event in accumulator.Scalars(tag)][:-1]
 

@@ -87,6 +87,20 @@ class HParamsLogger(TensorBoardLogger):
         for summary in hparams_summaries(params, list(metrics), varied):
             writer.add_summary(summary, step)
 
+    def finalize(self, status: str) -> None:
+        """Flush, keeping the run's one event file open. Lightning finalizes after fit, validate
+        and test; closing there would make torch's SummaryWriter start a new file for what comes
+        next, and files named in the same second sort by a counter read as text (`.100` before
+        `.99`): TensorBoard would read the final steps first and drop them as out of order."""
+        if self._experiment is not None:
+            self.experiment.flush()
+        if status == "success":
+            self.save()
+
+    def end_run(self, status: str) -> None:
+        """Close the event file: the run is over (`finish_run`)."""
+        super().finalize(status)
+
 
 def _tensorboard(trainer: L.Trainer):
     """The SummaryWriter when the run logs to TensorBoard, else None."""

@@ -37,7 +37,8 @@ def record(data: bytes) -> bytes:
 
 
 class EventFileRun:
-    """The `log_metrics` / `log_hyperparams` / `finalize` of a logger, buffered until `finalize`.
+    """The `log_metrics` / `log_hyperparams` / `end_run` of `HParamsLogger`, buffered until
+    `end_run`.
 
     `varied` names the keys the sweep varied, marked as differing in the HParams tab.
     """
@@ -61,7 +62,7 @@ class EventFileRun:
         for summary in hparams_summaries(params, list(metrics), self.varied):
             self._add(step, summary)
 
-    def finalize(self, status: str) -> None:
+    def end_run(self, status: str) -> None:
         """The event file, named as TensorBoard's own writer names it."""
         self.folder.mkdir(parents=True, exist_ok=True)
         started = time.time()

@@ -72,7 +72,8 @@ def finish_run(
         write_atomic(output_dir / "weights.pth", lambda f: torch.save(weights, f))
     record = write_metrics(output_dir, **record)
     metrics = {k: v for k, v in record.items() if "/" in k and isinstance(v, (int, float))}
-    if logger and metrics:
-        logger.log_hyperparams(hparams or {}, metrics, record["steps"])
-        logger.finalize(record["status"])  # flush: the writer reopened after test() is async
+    if logger:
+        if metrics:
+            logger.log_hyperparams(hparams or {}, metrics, record["steps"])
+        logger.end_run(record["status"])
     return record
