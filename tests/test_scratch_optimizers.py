@@ -244,3 +244,24 @@ def test_make_optimizer_passes_only_its_knobs() -> None:
     assert {o.defaults["weight_decay"] for o in (sgd, mom, adam)} == {0.01}
     with pytest.raises(ConfigError, match="unknown"):
         make_optimizer("rmsprop", init_params(), lr=0.1)
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_a_rate_zeroed_in_place_freezes_that_member_from_then_on(name: str) -> None:
+    """As a population freezes a member that diverged: its lr is multiplied by 0 in place
+    between updates (the optimizer's per-parameter views of the rates must follow)."""
+    lr, knobs, _ = CASES[name]
+    stacked = [p.detach() for p in init_params(members=2)]
+    opt = OPTIMIZERS[name](stacked, lr=torch.tensor([lr, lr], dtype=DTYPE), **knobs)
+    for _ in range(3):
+        for p in stacked:
+            p.grad = torch.sin(p)
+        opt.step()
+    opt.param_groups[0]["lr"].mul_(torch.tensor([1.0, 0.0], dtype=DTYPE))
+    before = [p.clone() for p in stacked]
+    for p in stacked:
+        p.grad = torch.sin(p)
+        p.grad[1] = float("nan")
+    opt.step()
+    assert all(torch.equal(p[1], q[1]) for p, q in zip(stacked, before, strict=True))
+    assert all(not torch.equal(p[0], q[0]) for p, q in zip(stacked, before, strict=True))

@@ -45,15 +45,30 @@ class EventFileRun:
 
     def __init__(self, folder: Path, varied: set[str], number: int = 0) -> None:
         self.folder, self.varied, self.number = Path(folder), varied, number
-        self.events: list[event_pb2.Event] = []
+        self.wall_time = time.time()  # one for the run: its numbers were all known at once
+        version = event_pb2.Event(
+            wall_time=self.wall_time,
+            file_version="brain.Event:2",
+            source_metadata=event_pb2.SourceMetadata(writer="experiments.event_file"),
+        )
+        self.records = [self._record(version)]  # framed as they come
+
+    @staticmethod
+    def _record(event: event_pb2.Event) -> bytes:
+        return record(event.SerializeToString())
 
     def _add(self, step: int, summary: summary_pb2.Summary) -> None:
-        self.events.append(event_pb2.Event(wall_time=time.time(), step=step, summary=summary))
+        event = event_pb2.Event(wall_time=self.wall_time, step=step)
+        event.summary.CopyFrom(summary)
+        self.records.append(self._record(event))
 
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
-        value = summary_pb2.Summary.Value
-        values = [value(tag=k, simple_value=float(v)) for k, v in metrics.items()]
-        self._add(step, summary_pb2.Summary(value=values))
+        # Filled in place: building Values and a Summary to pass in copies each of them.
+        event = event_pb2.Event(wall_time=self.wall_time, step=step)
+        add = event.summary.value.add
+        for tag, value in metrics.items():
+            add(tag=tag, simple_value=value)
+        self.records.append(self._record(event))
 
     def log_hyperparams(self, params: dict[str, Any], metrics: dict[str, float], step: int) -> None:
         """The final metrics at `step`, then the HParams row, as `HParamsLogger` writes them."""
@@ -65,13 +80,6 @@ class EventFileRun:
     def end_run(self, status: str) -> None:
         """The event file, named as TensorBoard's own writer names it."""
         self.folder.mkdir(parents=True, exist_ok=True)
-        started = time.time()
-        name = f"events.out.tfevents.{int(started):010d}.{socket.gethostname()}"
-        version = event_pb2.Event(
-            wall_time=started,
-            file_version="brain.Event:2",
-            source_metadata=event_pb2.SourceMetadata(writer="experiments.event_file"),
-        )
-        data = b"".join(record(event.SerializeToString()) for event in [version, *self.events])
-        (self.folder / f"{name}.{os.getpid()}.{self.number}").write_bytes(data)
-        self.events.clear()
+        name = f"events.out.tfevents.{int(self.wall_time):010d}.{socket.gethostname()}"
+        (self.folder / f"{name}.{os.getpid()}.{self.number}").write_bytes(b"".join(self.records))
+        del self.records[1:]

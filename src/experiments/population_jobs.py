@@ -128,62 +128,86 @@ def member_hparams(base: dict[str, Any], lr: float, seed: int, steps: int) -> di
     return {k: values.get(k.lstrip("+~"), v) for k, v in base.items()}
 
 
-def job_records(cfg, plan, members, recorder, diverged_at, choices) -> list[JobRecord]:
-    """One `JobRecord` per grid point, from the recorder's stacked numbers."""
-    from experiments import sweep_plan
-    from experiments.hparams import varied_keys
+@dataclass
+class JobRecords:
+    """What every grid point's `JobRecord` is made from, prepared once before the writers fork:
+    the shared config template and HParams row, and the recorder's numbers as plain lists
+    (indexing a list per number is far cheaper than indexing a tensor)."""
 
-    first = members[0].jobs[0]
-    varied = varied_keys(sweep_plan.jobs(plan["sweep_dir"]))
-    varied = varied or {o.partition("=")[0] for o in first["overrides"]}
-    first_cfg = member_cfg(cfg, members[0].lr, members[0].seed, first["steps"])
-    base_hparams = hparams_of(first_cfg, choices, (first["overrides"], varied))
-    config = ConfigTemplate.of(OmegaConf.to_container(first_cfg))
-    intervals = {s: _intervals(cfg, s) for s in {job["steps"] for job in plan["jobs"]}}
-    # Plain lists once, indexed by member below: far cheaper than a tensor index per number.
-    losses = {k: v.tolist() for k, v in recorder.train_loss.items()}
-    evaluations = {
-        k: {n: v.tolist() for n, v in e.items()} for k, e in recorder.evaluations.items()
-    }
-    records = []
-    for m, member in enumerate(members):
+    plan: dict[str, Any]
+    members: list[Member]
+    varied: set[str]
+    base_hparams: dict[str, Any]
+    config: ConfigTemplate
+    intervals: dict[int, tuple[int, int]]
+    losses: dict[int, list[float]]
+    evaluations: dict[int, dict[str, list]]
+    weights: dict[int, dict[str, Any]]
+    seconds: dict[int, float]
+    diverged_at: dict[int, tuple[int, float]]
+
+    @classmethod
+    def prepare(cls, cfg, plan, members, recorder, diverged_at, choices) -> JobRecords:
+        from experiments import sweep_plan
+        from experiments.hparams import varied_keys
+
+        first = members[0].jobs[0]
+        varied = varied_keys(sweep_plan.jobs(plan["sweep_dir"]))
+        varied = varied or {o.partition("=")[0] for o in first["overrides"]}
+        first_cfg = member_cfg(cfg, members[0].lr, members[0].seed, first["steps"])
+        return cls(
+            plan,
+            members,
+            varied,
+            hparams_of(first_cfg, choices, (first["overrides"], varied)),
+            ConfigTemplate.of(OmegaConf.to_container(first_cfg)),
+            {s: _intervals(cfg, s) for s in {job["steps"] for job in plan["jobs"]}},
+            {k: v.tolist() for k, v in recorder.train_loss.items()},
+            {k: {n: v.tolist() for n, v in e.items()} for k, e in recorder.evaluations.items()},
+            recorder.weights,
+            recorder.seconds,
+            diverged_at,
+        )
+
+    def of_member(self, m: int) -> list[JobRecord]:
+        """The records of member m's grid points."""
+        member, records = self.members[m], []
         for job in member.jobs:
             steps = job["steps"]
-            val, every = intervals[steps]
-            output_dir = str(Path(plan["sweep_dir"]) / str(job["job"]))
+            val, every = self.intervals[steps]
+            output_dir = str(Path(self.plan["sweep_dir"]) / str(job["job"]))
             values = dict(lr=member.lr, max_steps=steps, seed=member.seed, output_dir=output_dir)
-            hparams = member_hparams(base_hparams, member.lr, member.seed, steps)
-            logged = list(range(every, steps + 1, every))
-            train_loss = [(k, losses[k][m]) for k in logged]
+            hparams = member_hparams(self.base_hparams, member.lr, member.seed, steps)
+            train_loss = [(k, self.losses[k][m]) for k in range(every, steps + 1, every)]
             validation = [
-                (k, {n: v[m] for n, v in evaluations[k].items() if n.startswith("val/")})
+                (k, {n: v[m] for n, v in self.evaluations[k].items() if n.startswith("val/")})
                 for k in range(val, steps + 1, val)
             ]
-            metrics = {n: v[m] for n, v in evaluations[steps].items()}
+            metrics = {n: v[m] for n, v in self.evaluations[steps].items()}
             metrics["train/loss"] = train_loss[-1][1]
-            weights = {n: w[m].clone() for n, w in recorder.weights[steps].items()}
+            weights = {n: w[m].clone() for n, w in self.weights[steps].items()}
             status, error, done = "completed", None, steps
-            if (diverged := diverged_at.get(m)) is not None and diverged[0] < steps:
+            if (diverged := self.diverged_at.get(m)) is not None and diverged[0] < steps:
                 status, error, done = "diverged", str(DivergedError(*diverged)), diverged[0]
                 metrics, weights, validation, train_loss = {}, None, [], []
             records.append(
                 JobRecord(
                     job,
-                    config,
+                    self.config,
                     values,
                     hparams,
-                    varied,
+                    self.varied,
                     status,
                     error,
                     done,
-                    recorder.seconds.get(steps, 0.0),
+                    self.seconds.get(steps, 0.0),
                     train_loss,
                     validation,
                     metrics,
                     weights,
                 )
             )
-    return records
+        return records
 
 
 def _yaml(value: Any) -> str:
@@ -218,20 +242,25 @@ def write_job(sweep_dir: Path, record: JobRecord) -> None:
     finish_run(job_dir, result, record.weights, run, record.hparams)
 
 
-_PENDING: list[JobRecord] = []  # what forked writers inherit
+_PENDING: list[JobRecords] = []  # what forked writers inherit
 
 
 def _write_slice(args: tuple[str, int, int]) -> int:
-    """Every `step`-th pending record from `start`; the first writer logs its progress."""
+    """The folders of every `step`-th member from `start`; the first writer logs its progress."""
     sweep_dir, start, step = args
-    mine = _PENDING[start::step]
+    records = _PENDING[0]
+    mine = range(start, len(records.members), step)
     every = max(1, len(mine) // 10)
+    jobs = sum(len(member.jobs) for member in records.members)
+    written = 0
     with one_sync_at_the_end():
-        for i, record in enumerate(mine, 1):
-            write_job(Path(sweep_dir), record)
+        for i, m in enumerate(mine, 1):
+            for record in records.of_member(m):
+                write_job(Path(sweep_dir), record)
+                written += 1
             if start == 0 and i % every == 0 and i < len(mine):
-                log.info("job folders: about %d of %d written", i * step, len(_PENDING))
-    return len(mine)
+                log.info("job folders: about %d of %d written", written * step, jobs)
+    return written
 
 
 def _usual_signals() -> None:
@@ -244,13 +273,13 @@ def _usual_signals() -> None:
 def write_jobs(cfg, plan, members, recorder, diverged_at, choices) -> None:
     """Every grid point's folder; on several cores when there are many."""
     started = time.perf_counter()
-    records = job_records(cfg, plan, members, recorder, diverged_at, choices)
+    _PENDING[:] = [JobRecords.prepare(cfg, plan, members, recorder, diverged_at, choices)]
     sweep_dir = plan["sweep_dir"]
-    workers = min(os.cpu_count() or 1, max(1, len(records) // 64))
-    _PENDING[:] = records
+    jobs = sum(len(member.jobs) for member in members)
+    workers = min(os.cpu_count() or 1, max(1, jobs // 64), len(members))
     if workers == 1:
         _write_slice((sweep_dir, 0, 1))
-    else:  # fork: the writers inherit the records instead of receiving them pickled
+    else:  # fork: the writers inherit the numbers instead of receiving them pickled
         pool = multiprocessing.get_context("fork").Pool(workers, initializer=_usual_signals)
         try:
             pool.map(_write_slice, [(sweep_dir, i, workers) for i in range(workers)])
@@ -263,7 +292,7 @@ def write_jobs(cfg, plan, members, recorder, diverged_at, choices) -> None:
     _PENDING.clear()
     log.info(
         "wrote %d job folders in %.1f s (%d process%s)",
-        len(records),
+        jobs,
         time.perf_counter() - started,
         workers,
         "es" if workers > 1 else "",

@@ -22,6 +22,7 @@ null, booleans, lists) stay the override's text; values sort numbers first, then
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import logging
 import math
@@ -43,11 +44,16 @@ SEED = "seed"
 CONFUSION = ["test/tn", "test/fp", "test/fn", "test/tp", "test/confusion"]
 
 
+# libyaml's loader where PyYAML has it: a sweep's report reads every job's overrides (~10x).
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+@functools.lru_cache(maxsize=65536)  # a sweep's jobs repeat the same few values
 def _parse_value(text: str) -> Any:
     """'0.1' -> 0.1, '1e-3' -> 0.001, '-1' -> -1; anything else ('mlp', 'null', 'true', '[4]')
     stays the override's text, so every value is hashable and none is NaN."""
     try:
-        value = yaml.safe_load(text)
+        value = yaml.load(text, Loader=_LOADER)
         value = float(text) if isinstance(value, str) else value
     except (yaml.YAMLError, ValueError):
         return text
@@ -79,7 +85,7 @@ def _read_job(job: int, job_dir: Path | None, planned: list[str] | None):
 
 
 def _overrides(job_dir: Path) -> list[str]:
-    overrides = yaml.safe_load((job_dir / ".hydra" / "overrides.yaml").read_text())
+    overrides = yaml.load((job_dir / ".hydra" / "overrides.yaml").read_text(), Loader=_LOADER)
     return [str(o) for o in overrides or []]
 
 

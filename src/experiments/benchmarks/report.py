@@ -10,6 +10,7 @@ checkpoint and histogram on the way counts; start-up, the final test and the pic
 from __future__ import annotations
 
 import json
+import shutil
 import statistics
 import sys
 from collections.abc import Callable
@@ -99,6 +100,10 @@ def main(root: Path) -> dict[str, float]:
     torch.manual_seed(0)
     out = root / "outputs" / "benchmark"
     out.mkdir(parents=True, exist_ok=True)
+    # An earlier benchmark's sweeps, deleted minutes before this one's are timed: deleting
+    # 10,000 job folders slows this disk's next writes (ext4 with `discard`) for a while.
+    for old in out.glob("grid_*"):
+        shutil.rmtree(old)
     python = sys.executable
     figures = {
         **single_runs(root, out),
