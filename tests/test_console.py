@@ -63,6 +63,21 @@ def test_a_vectorized_sweep_prints_its_population_not_lightning(tmp_path) -> Non
     assert re.search(r"trained 2 members", (sweep / "population_0" / "train.log").read_text())
 
 
+def test_a_large_population_logs_its_progress_as_it_builds_trains_and_writes(tmp_path) -> None:
+    sweep = tmp_path / "sweep"
+    args = ("experiment=xor", "seed=range(100)", "trainer.max_steps=20", "hydra/sweeper=vectorized")
+    done = multirun(*args, sweep_dir=sweep)
+    assert done.returncode == 0, done.stderr[-2000:]
+    log = (sweep / "population_0" / "train.log").read_text()
+    built = re.findall(r"building members: the networks of (\d+) of 100 seeds", log)
+    assert [int(n) for n in built] == list(range(10, 100, 10)), log
+    assert re.search(r"built 100 members \(100 seeds x 1 learning rates\)", log), log
+    assert re.search(r"members at step 20 of 20", log), log
+    written = [int(n) for n in re.findall(r"job folders: about (\d+) of 100 written", log)]
+    assert written and written == sorted(written) and written[-1] < 100, log
+    assert re.search(r"wrote 100 job folders in", log), log
+
+
 def test_numbers_read_as_typed() -> None:
     assert [number(27.0), number(0.18234), number(96610.0), number("x")] == [
         "27",

@@ -26,3 +26,14 @@ def test_gpu_run_matches_cpu(make_cfg, model: str) -> None:
     )
     assert gpu["status"] == "completed" and gpu["test/acc"] == 1.0
     assert gpu["test/loss"] == pytest.approx(cpu["test/loss"], rel=1e-6)
+
+
+def test_a_population_on_the_gpu_follows_the_cpu() -> None:
+    """The vectorized sweeper's arithmetic (what `scripts/benchmark.py` times per device)."""
+    from experiments.benchmarks.population import population_loop
+
+    torch.manual_seed(0)
+    cpu = population_loop(1000, 300, "cpu")
+    torch.manual_seed(0)
+    gpu = population_loop(1000, 300, "cuda")
+    assert torch.allclose(gpu, cpu, rtol=1e-3, atol=1e-5)

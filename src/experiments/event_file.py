@@ -21,6 +21,7 @@ from typing import Any
 import crc32c
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
+from experiments.atomic import write_bytes_atomic
 from experiments.hparams import hparams_summaries, shown_params
 
 
@@ -79,7 +80,7 @@ class EventFileRun:
 
     def end_run(self, status: str) -> None:
         """The event file, named as TensorBoard's own writer names it."""
-        self.folder.mkdir(parents=True, exist_ok=True)
         name = f"events.out.tfevents.{int(self.wall_time):010d}.{socket.gethostname()}"
-        (self.folder / f"{name}.{os.getpid()}.{self.number}").write_bytes(b"".join(self.records))
+        path = self.folder / f"{name}.{os.getpid()}.{self.number}"
+        write_bytes_atomic(path, b"".join(self.records))  # makes the folder
         del self.records[1:]

@@ -22,7 +22,7 @@ from typing import Any
 import yaml
 from omegaconf import DictConfig, OmegaConf, open_dict
 
-from experiments.atomic import one_sync_at_the_end
+from experiments.atomic import one_sync_at_the_end, write_bytes_atomic
 from experiments.errors import DivergedError
 from experiments.event_file import EventFileRun
 from experiments.results import finish_run, hparams_of, write_metrics
@@ -70,8 +70,10 @@ def job_schedule(cfg: DictConfig, plan: dict[str, Any]) -> dict[str, set[int]]:
 def job_folder(sweep_dir: Path, job: dict[str, Any]) -> Path:
     """`<sweep>/<job>/` with its `.hydra/overrides.yaml`, as the basic sweeper leaves it."""
     job_dir = sweep_dir / str(job["job"])
-    (job_dir / ".hydra").mkdir(parents=True, exist_ok=True)
-    (job_dir / ".hydra" / "overrides.yaml").write_text(_yaml(list(job["overrides"])))
+    job_dir.mkdir(exist_ok=True)  # the sweep folder is there: no search up for missing parents
+    (job_dir / ".hydra").mkdir(exist_ok=True)
+    overrides = _yaml(list(job["overrides"])).encode()
+    write_bytes_atomic(job_dir / ".hydra" / "overrides.yaml", overrides)
     return job_dir
 
 
@@ -218,7 +220,8 @@ def _yaml(value: Any) -> str:
 def write_job(sweep_dir: Path, record: JobRecord) -> None:
     """One grid point's folder, as an ordinary job of the same overrides writes it."""
     job_dir = job_folder(sweep_dir, record.job)
-    (job_dir / ".hydra" / "config.yaml").write_text(record.config.render(**record.values))
+    config = record.config.render(**record.values).encode()
+    write_bytes_atomic(job_dir / ".hydra" / "config.yaml", config)
     result = dict(
         status=record.status,
         error=record.error,

@@ -189,10 +189,13 @@ def train_population(cfg: DictConfig) -> None:
     base = member_cfg(cfg, members[0].lr, members[0].seed, max_steps)
     _check(base, members)
     datamodule, _ = build(base)
-    by_seed = {}
-    for seed in sorted({m.seed for m in members}):  # each seed's weights as its ordinary run's
+    by_seed, seeds = {}, sorted({m.seed for m in members})
+    tenth = len(seeds) // 10  # a progress line each tenth, from 100 seeds (~1 s to build)
+    for i, seed in enumerate(seeds, 1):  # each seed's weights as its ordinary run's
         L.seed_everything(seed, workers=True, verbose=False)
         by_seed[seed] = build_model(base, datamodule)
+        if tenth >= 10 and i % tenth == 0 and i < len(seeds):
+            log.info("building members: the networks of %d of %d seeds", i, len(seeds))
     population = PopulationModule([by_seed[m.seed] for m in members], [m.lr for m in members])
     log.info(
         "built %d members (%d seeds x %d learning rates) in %.1f s",

@@ -26,6 +26,7 @@ from experiments.benchmarks.loops import (
     raw_autograd_loop,
     raw_manual_loop,
 )
+from experiments.benchmarks.population import population_figures
 from experiments.benchmarks.runs import command_seconds, lightning_rate, startup_seconds
 
 
@@ -109,6 +110,7 @@ def main(root: Path) -> dict[str, float]:
         **single_runs(root, out),
         **startup(root, python, out),
         **grids(root, python, out),
+        **population_figures(),
         **loading_figures(out),
     }
     lines = ["| figure | value |", "|---|---|", *(f"| {k} | {v:.3g} |" for k, v in figures.items())]
