@@ -93,6 +93,12 @@ class Chunk:
         return len(self.batches)
 
     def to(self, *args: Any, **kwargs: Any) -> Chunk:
+        import torch
+
+        device, dtype, *_ = torch._C._nn._parse_to(*args, **kwargs)
+        x = self.batches[0][0]
+        if dtype is None and (device is None or device == x.device):
+            return self  # there already, as every chunk of a CPU run is: nothing to walk
         return Chunk([(x.to(*args, **kwargs), y.to(*args, **kwargs)) for x, y in self.batches])
 
 

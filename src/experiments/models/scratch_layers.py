@@ -46,8 +46,11 @@ class Linear(Layer):
         self.x = x
         if x.dim() == 2 and self.weight.dim() == 3:  # one batch, every member's weights
             return _against_every_member(x, self.weight, self.bias)
-        z = x @ self.weight.mT
-        return z + self.bias.unsqueeze(-2) if self.bias is not None else z
+        if self.bias is None:
+            return x @ self.weight.mT
+        if x.dim() == 2:  # one network: b + x W^T as one op, as nn.Linear computes it
+            return torch.addmm(self.bias, x, self.weight.T)
+        return x @ self.weight.mT + self.bias.unsqueeze(-2)
 
     def backward(self, grad_z: Tensor, input_grad: bool = True) -> Tensor | None:
         # dL/dW = (dL/dz)^T x,  dL/db = sum over the batch of dL/dz,  dL/dx = dL/dz W
@@ -144,7 +147,7 @@ class MSELoss:
         return (self.diff * self.diff).mean(dim=(-2, -1))
 
     def backward(self) -> Tensor:
-        return 2 * self.diff / _per_table(self.diff)
+        return self.diff * (2 / _per_table(self.diff))  # one op, rounded as torch's own
 
 
 class BCELoss:
