@@ -1,4 +1,4 @@
-"""Print speed figures measured side by side; writes outputs/benchmark/ (about 4 minutes)."""
+"""Print speed figures measured side by side; writes outputs/benchmark/ (about 5 minutes)."""
 
 from pathlib import Path
 
