@@ -22,7 +22,7 @@ from helpers import (
     wait_for_file,
 )
 
-from experiments.atomic import write_atomic
+from experiments.atomic import write_atomic, write_bytes_atomic
 from experiments.checkpoints import read_checkpoint
 from experiments.errors import RunInterrupted
 from experiments.resume import prepare_run
@@ -211,3 +211,22 @@ def test_an_atomic_write_that_fails_leaves_the_old_file(tmp_path) -> None:
         write_atomic(path, broken)
     assert torch.load(path, weights_only=True) == {"global_step": 1}
     assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"], "no temporary file left"
+
+
+def test_a_bytes_write_that_fails_leaves_the_old_file(tmp_path, monkeypatch) -> None:
+    """`write_bytes_atomic` (a population's job files) as `write_atomic`: the old file or the
+    new one, never half of it, and no temporary file left."""
+    path = tmp_path / "metrics.json"
+    path.write_bytes(b'{"status": "completed"}')
+
+    def full_disk(fd: int, data) -> int:
+        raise OSError("disk full")
+
+    monkeypatch.setattr("experiments.atomic.os.write", full_disk)
+    with pytest.raises(OSError, match="disk full"):
+        write_bytes_atomic(path, b'{"status": "half')
+    assert path.read_bytes() == b'{"status": "completed"}'
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"], "no temporary file left"
+    monkeypatch.undo()
+    write_bytes_atomic(tmp_path / "new" / "file.bin", b"\x00" * 100_000)  # makes its folder
+    assert (tmp_path / "new" / "file.bin").read_bytes() == b"\x00" * 100_000

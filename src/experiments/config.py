@@ -96,6 +96,11 @@ def _check_trainer(cfg: DictConfig) -> None:
         )
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     _one_of("trainer.accelerator", accelerator, ACCELERATORS)
+    if clip := cfg.trainer.get("gradient_clip_val"):
+        raise ConfigError(
+            f"trainer.gradient_clip_val={clip} is not supported: both models update by hand "
+            "(manual optimization), where Lightning does not clip; remove it"
+        )
 
 
 def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
