@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -13,29 +14,20 @@ _sync_each = True  # False inside `one_sync_at_the_end`
 
 
 def write_atomic(path: Path, write: Callable[[BinaryIO], None]) -> None:
-    """Write a temporary file beside `path`, flush it to disk, then rename it over `path`.
-
-    The rename is atomic on one filesystem, so a reader finds the old file or the new one.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-            f.flush()
-            if _sync_each:
-                os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    """`write(f)` into memory, then `write_bytes_atomic`: a `write` that fails part-way leaves
+    nothing on disk (this project's files and checkpoints are small)."""
+    buffer = io.BytesIO()
+    write(buffer)
+    write_bytes_atomic(path, buffer.getvalue())
 
 
 def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """`write_atomic` of bytes already in memory, in as few system calls as that takes (open,
-    write, close, rename; Python's buffered files add a stat, a seek and a terminal check each):
-    a population writes tens of thousands of small files."""
+    """Write a temporary file beside `path`, flush it to disk, then rename it over `path`.
+
+    The rename is atomic on one filesystem, so a reader finds the old file or the new one. As
+    few system calls as that takes (open, write, close, rename; Python's buffered files add a
+    stat, a seek and a terminal check each): a population writes tens of thousands of files.
+    """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC

@@ -93,11 +93,8 @@ class Chunk:
         return len(self.batches)
 
     def to(self, *args: Any, **kwargs: Any) -> Chunk:
-        import torch
-
-        device, dtype, *_ = torch._C._nn._parse_to(*args, **kwargs)
-        x = self.batches[0][0]
-        if dtype is None and (device is None or device == x.device):
+        x, y = self.batches[0]  # a chunk's batches all come from one stream: one place, one type
+        if x.to(*args, **kwargs) is x and y.to(*args, **kwargs) is y:
             return self  # there already, as every chunk of a CPU run is: nothing to walk
         return Chunk([(x.to(*args, **kwargs), y.to(*args, **kwargs)) for x, y in self.batches])
 

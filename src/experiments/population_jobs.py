@@ -245,13 +245,13 @@ def write_job(sweep_dir: Path, record: JobRecord) -> None:
     finish_run(job_dir, result, record.weights, run, record.hparams)
 
 
-_PENDING: list[JobRecords] = []  # what forked writers inherit
+_PENDING: JobRecords | None = None  # what forked writers inherit
 
 
 def _write_slice(args: tuple[str, int, int]) -> int:
     """The folders of every `step`-th member from `start`; the first writer logs its progress."""
     sweep_dir, start, step = args
-    records = _PENDING[0]
+    records = _PENDING
     mine = range(start, len(records.members), step)
     every = max(1, len(mine) // 10)
     jobs = sum(len(member.jobs) for member in records.members)
@@ -275,8 +275,9 @@ def _usual_signals() -> None:
 
 def write_jobs(cfg, plan, members, recorder, diverged_at, choices) -> None:
     """Every grid point's folder; on several cores when there are many."""
+    global _PENDING
     started = time.perf_counter()
-    _PENDING[:] = [JobRecords.prepare(cfg, plan, members, recorder, diverged_at, choices)]
+    _PENDING = JobRecords.prepare(cfg, plan, members, recorder, diverged_at, choices)
     sweep_dir = plan["sweep_dir"]
     jobs = sum(len(member.jobs) for member in members)
     workers = min(os.cpu_count() or 1, max(1, jobs // 64), len(members))
@@ -292,7 +293,7 @@ def write_jobs(cfg, plan, members, recorder, diverged_at, choices) -> None:
             raise
         finally:
             pool.join()
-    _PENDING.clear()
+    _PENDING = None
     log.info(
         "wrote %d job folders in %.1f s (%d process%s)",
         jobs,

@@ -3,14 +3,13 @@ TensorBoard HParams row. Ordinary runs and vectorized members write them through
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
 from experiments.architecture import Architecture
-from experiments.atomic import write_bytes_atomic, write_json_atomic
+from experiments.atomic import write_atomic, write_json_atomic
 
 
 def write_metrics(
@@ -70,9 +69,7 @@ def finish_run(
     if weights is not None:
         import torch
 
-        buffer = io.BytesIO()  # saved in memory, written in one go
-        torch.save(weights, buffer)
-        write_bytes_atomic(output_dir / "weights.pth", buffer.getvalue())
+        write_atomic(output_dir / "weights.pth", lambda f: torch.save(weights, f))
     record = write_metrics(output_dir, **record)
     metrics = {k: v for k, v in record.items() if "/" in k and isinstance(v, (int, float))}
     if logger:

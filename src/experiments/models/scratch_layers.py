@@ -46,11 +46,10 @@ class Linear(Layer):
         self.x = x
         if x.dim() == 2 and self.weight.dim() == 3:  # one batch, every member's weights
             return _against_every_member(x, self.weight, self.bias)
-        if self.bias is None:
-            return x @ self.weight.mT
-        if x.dim() == 2:  # one network: b + x W^T as one op, as nn.Linear computes it
+        if x.dim() == 2 and self.bias is not None:  # b + x W^T in one op, as nn.Linear does
             return torch.addmm(self.bias, x, self.weight.T)
-        return x @ self.weight.mT + self.bias.unsqueeze(-2)
+        z = x @ self.weight.mT
+        return z + self.bias.unsqueeze(-2) if self.bias is not None else z
 
     def backward(self, grad_z: Tensor, input_grad: bool = True) -> Tensor | None:
         # dL/dW = (dL/dz)^T x,  dL/db = sum over the batch of dL/dz,  dL/dx = dL/dz W
