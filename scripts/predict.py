@@ -4,7 +4,7 @@ import hydra
 from omegaconf import DictConfig
 
 from experiments.cli import run_prediction
-from experiments.entry import STOPPED_PREDICTING, run_main
+from experiments.run.entry import STOPPED_PREDICTING, run_main
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="predict")

@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from experiments.sweeps import report
+from experiments.sweeps.report import report
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__)

@@ -13,11 +13,11 @@ import torch
 from helpers import CHECKPOINTS_ONLY, assert_same_weights, non_trivial, read_metrics, run_cli
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from experiments.checkpoints import model_from_checkpoint, read_checkpoint
 from experiments.data import CsvDataModule
 from experiments.data.csv import packaged_heart_csv
-from experiments.predicting import predict
-from experiments.training import train
+from experiments.run.checkpoints import model_from_checkpoint, read_checkpoint
+from experiments.run.predicting import predict
+from experiments.run.training import train
 
 MINI_BATCH_CASES = {
     "shuffled mini-batches": ["experiment=heart", "data.batch_size=16", "model.hidden=[4]"],

@@ -18,7 +18,7 @@ import yaml
 from helpers import CHECKPOINTS_ONLY, CONF, run_cli
 
 from experiments.data.csv import packaged_heart_csv
-from experiments.training import train
+from experiments.run.training import train
 
 FAST_S = 15  # wall time of one subprocess on a loaded 2-core machine; ~1-2 s alone
 

@@ -11,7 +11,7 @@ import pytest
 from helpers import non_trivial
 
 from experiments.data import BundledDataModule
-from experiments.training import train
+from experiments.run.training import train
 
 PICTURES_ONLY = [
     "~logger",

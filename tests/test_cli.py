@@ -9,7 +9,7 @@ import torch
 from helpers import read_metrics, run_cli
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from experiments.training import train
+from experiments.run.training import train
 
 
 def test_a_run_writes_the_documented_layout(tmp_path) -> None:

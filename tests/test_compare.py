@@ -18,10 +18,10 @@ from helpers import (
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.custom_scalar import layout_pb2
 
-from experiments.config import check_config
 from experiments.errors import ConfigError, ParityError
 from experiments.models import scratch_layers, scratch_optimizers
-from experiments.training import train
+from experiments.run.config import check_config
+from experiments.run.training import train
 
 FLOAT64 = ["compare=true", "trainer.precision=64-true", "trainer.max_steps=40"]
 LESSONS = {

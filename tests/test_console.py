@@ -7,7 +7,7 @@ import re
 
 from helpers import multirun, run_cli
 
-from experiments.console import number
+from experiments.output.console import number
 
 ADVERTS = ("litlogger", "litmodels", "srun", "LitLogger")
 
@@ -90,9 +90,9 @@ def test_numbers_read_as_typed() -> None:
 def test_a_resumed_run_s_progress_bar_knows_its_total(make_cfg, monkeypatch, capsys) -> None:
     """A resumed run restarts inside its epoch: its bar still counts to max_steps (not `40/?`),
     from the checkpoint's step."""
-    from experiments.training import train
+    from experiments.run.training import train
 
-    monkeypatch.setattr("experiments.callbacks.stdout_is_terminal", lambda: True)
+    monkeypatch.setattr("experiments.run.callbacks.stdout_is_terminal", lambda: True)
     common = [
         "experiment=xor",
         "logger.version=v500",

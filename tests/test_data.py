@@ -182,7 +182,7 @@ def test_data_errors_come_before_torch_is_imported(tmp_path) -> None:
     code = (
         "import sys\n"
         "from hydra import compose, initialize_config_dir\n"
-        "from experiments.config import check_config\n"
+        "from experiments.run.config import check_config\n"
         "from experiments.errors import DataError\n"
         f"with initialize_config_dir({str(CONF)!r}, version_base='1.3'):\n"
         f"    cfg = compose('train', overrides=['experiment=table', 'data.path={path}', "

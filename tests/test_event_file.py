@@ -10,7 +10,7 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from tensorboard.plugins.hparams import plugin_data_pb2
 from tensorboard.summary.writer.record_writer import RecordWriter
 
-from experiments.event_file import EventFileRun, record
+from experiments.output.event_file import EventFileRun, record
 
 
 @pytest.mark.parametrize("data", [b"", b"x", bytes(range(256)) * 3, b"\xff" * 61])

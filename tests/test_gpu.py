@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from experiments.training import train
+from experiments.run.training import train
 
 pytestmark = [
     pytest.mark.gpu,

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from helpers import CONF, ROOT, run_script
 
-from experiments.gradcheck import compose_config, gradcheck, main
 from experiments.models import scratch_layers
+from experiments.run.gradcheck import compose_config, gradcheck, main
 
 LESSONS = ["scores", "xor", "linear", "and_gate", "heart_lesson", "heart"]
 SCRIPT = ROOT / "scripts" / "gradcheck.py"

@@ -9,7 +9,7 @@ from helpers import job_dirs, multirun
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.hparams import plugin_data_pb2
 
-from experiments.hparams import run_name, varied_keys
+from experiments.output.hparams import run_name, varied_keys
 
 SWEEPERS = {"basic": [], "vectorized": ["hydra/sweeper=vectorized"]}
 

@@ -23,10 +23,10 @@ from helpers import (
 )
 
 from experiments.atomic import write_atomic, write_bytes_atomic
-from experiments.checkpoints import read_checkpoint
 from experiments.errors import RunInterrupted
-from experiments.resume import prepare_run
-from experiments.training import train
+from experiments.run.checkpoints import read_checkpoint
+from experiments.run.resume import prepare_run
+from experiments.run.training import train
 
 # One random row per step (the data stream matters on resume), a checkpoint every 100 steps, and
 # far more steps than the test waits for.

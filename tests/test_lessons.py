@@ -6,7 +6,7 @@ import statistics
 
 import pytest
 
-from experiments.training import train
+from experiments.run.training import train
 
 MODELS = ["scratch", "mlp"]
 

@@ -16,8 +16,8 @@ from helpers.tables import CULTIVARS, messy_frame, task_tables, write
 from omegaconf import OmegaConf
 
 from experiments.errors import DataError
-from experiments.predicting import predict
-from experiments.training import train
+from experiments.run.predicting import predict
+from experiments.run.training import train
 
 
 def trained(make_cfg, tmp_path: Path, missing: str) -> Path:

@@ -1,5 +1,6 @@
-"""One live run per output folder (`experiments.run_lock`): a second run into a folder a live run
-is writing stops with one line and writes nothing; a lock left by a dead process is taken over."""
+"""One live run per output folder (`experiments.run.run_lock`): a second run into a folder a live
+run is writing stops with one line and writes nothing; a lock left by a dead process is
+taken over."""
 
 from __future__ import annotations
 
@@ -15,12 +16,12 @@ from pathlib import Path
 import pytest
 from helpers import ROOT, run_cli
 
-from experiments.run_lock import LOCK_FILE, RunLock, RunLocked, held
+from experiments.run.run_lock import LOCK_FILE, RunLock, RunLocked, held
 
 # A process that takes the lock of argv[1], says so, and waits to be killed.
 HOLDER = """
 import sys, time
-from experiments.run_lock import hold
+from experiments.run.run_lock import hold
 hold(sys.argv[1])
 print("held", flush=True)
 time.sleep(600)
@@ -48,7 +49,7 @@ def test_a_live_owner_keeps_the_folder_and_a_dead_one_is_taken_over(tmp_path, ca
         holder.wait()
 
     assert (folder / LOCK_FILE).exists(), "kill -9 leaves the file; the kernel drops the lock"
-    caplog.set_level(logging.WARNING, logger="experiments.run_lock")
+    caplog.set_level(logging.WARNING, logger="experiments.run.run_lock")
     with held(folder):
         assert json.loads((folder / LOCK_FILE).read_text())["pid"] == os.getpid()
         assert f"from pid {holder.pid}" in caplog.text and "no longer running" in caplog.text

@@ -11,9 +11,7 @@ from torch.nn import functional as F
 
 from experiments import architecture
 from experiments.architecture import LOSS_OUTPUT, Architecture
-from experiments.models import mlp
-from experiments.models.network import build_network
-from experiments.models.scratch_layers import (
+from experiments.core.layers import (
     ACTIVATIONS,
     LOSSES,
     BCELoss,
@@ -24,6 +22,8 @@ from experiments.models.scratch_layers import (
     Softmax,
     SoftmaxCrossEntropyLoss,
 )
+from experiments.core.network import build_network
+from experiments.models import mlp
 
 TOL = 1e-10
 

@@ -10,14 +10,14 @@ import pytest
 import torch
 from torch import Tensor
 
-from experiments.errors import ConfigError
-from experiments.models.scratch_optimizers import (
+from experiments.core.optimizers import (
     OPTIMIZERS,
     SGD,
     Adam,
     Momentum,
     make_optimizer,
 )
+from experiments.errors import ConfigError
 
 TOL = 1e-12
 STEPS = 100

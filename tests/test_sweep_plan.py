@@ -11,8 +11,8 @@ import pandas as pd
 import yaml
 from omegaconf import OmegaConf
 
-from experiments import sweep_plan
-from experiments.sweeps import SweepSummary, collect
+from experiments.sweeps import plan as sweep_plan
+from experiments.sweeps.report import SweepSummary, collect
 
 BASIC = "hydra._internal.core_plugins.basic_sweeper.BasicSweeper"
 OPTUNA = "hydra_plugins.hydra_optuna_sweeper.optuna_sweeper.OptunaSweeper"

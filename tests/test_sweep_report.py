@@ -19,8 +19,8 @@ from omegaconf import OmegaConf
 from PIL import Image
 from scipy import stats
 
-from experiments import sweep_figures
-from experiments.sweeps import SweepSummary, report, summarize
+from experiments.sweeps import figures as sweep_figures
+from experiments.sweeps.report import SweepSummary, report, summarize
 
 ROOT = Path(__file__).resolve().parents[1]
 

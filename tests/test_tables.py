@@ -13,7 +13,7 @@ from helpers.tables import CULTIVARS, diabetes_csv, messy_frame, task_tables, wr
 
 from experiments.data import CsvDataModule
 from experiments.errors import ConfigError, DataError, DivergedError
-from experiments.training import train
+from experiments.run.training import train
 
 TASK_TABLES = task_tables()
 
@@ -207,8 +207,8 @@ def test_categorical_one_hot_encodes_a_number_column(tmp_path) -> None:
     ],
 )
 def test_table_config_errors_are_one_line(make_cfg, tmp_path, overrides, message) -> None:
-    from experiments.config import check_config
     from experiments.errors import ExperimentError
+    from experiments.run.config import check_config
 
     path = write(TASK_TABLES["two numbers"][0], tmp_path / "t.csv")
     cfg = make_cfg(
@@ -219,7 +219,7 @@ def test_table_config_errors_are_one_line(make_cfg, tmp_path, overrides, message
 
 
 def test_table_output_layer_and_loss_follow_the_task(make_cfg, tmp_path) -> None:
-    from experiments.config import check_config
+    from experiments.run.config import check_config
 
     expected = {"binary": ("sigmoid", "bce"), "multiclass": ("softmax", "cross_entropy")}
     expected["regression"] = ("identity", "mse")

@@ -9,10 +9,10 @@ import pytest
 from helpers import LOGGED, assert_same_weights, read_metrics
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
-from experiments.checkpoints import read_checkpoint
-from experiments.chunking import chunk_size as updates_per_batch
 from experiments.errors import ConfigError, DivergedError
-from experiments.training import train
+from experiments.loop.chunking import chunk_size as updates_per_batch
+from experiments.run.checkpoints import read_checkpoint
+from experiments.run.training import train
 
 DATA = {
     "full batch": ["experiment=xor"],

@@ -3,6 +3,6 @@
 Importing the package registers the config resolvers; it does not import Lightning.
 """
 
-from experiments.config import register_resolvers
+from experiments.run.config import register_resolvers
 
 register_resolvers()

@@ -10,11 +10,11 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from experiments.console import announce_end, is_multirun
-from experiments.entry import jobs_run_here, run_starts, startup_over, stop_if_asked
 from experiments.errors import ConfigError, ExperimentError, RunInterrupted
-from experiments.resume import completed_before, hand_over_to_submitit, prepare_run
-from experiments.run_lock import RunLocked, held
+from experiments.output.console import announce_end, is_multirun
+from experiments.run.entry import jobs_run_here, run_starts, startup_over, stop_if_asked
+from experiments.run.resume import completed_before, hand_over_to_submitit, prepare_run
+from experiments.run.run_lock import RunLocked, held
 
 log = logging.getLogger("experiments")
 
@@ -23,11 +23,11 @@ def _record_failure(cfg: DictConfig, err: BaseException) -> None:
     """A job that failed before train() could record it (a bad value, say): its metrics.json;
     a vectorized population: every grid point it held."""
     if cfg.get("population_plan"):
-        from experiments.vectorized import record_failure
+        from experiments.sweeps.population.training import record_failure
 
         record_failure(cfg, err)
         return
-    from experiments.results import write_metrics
+    from experiments.run.results import write_metrics
 
     output_dir = Path(cfg.output_dir)
     if not (output_dir / "metrics.json").exists():
@@ -102,11 +102,11 @@ def run_training(cfg: DictConfig) -> float | None:
 
 def _train(cfg: DictConfig, multirun: bool, population: bool) -> float | None:
     if population:
-        from experiments.vectorized import train_population
+        from experiments.sweeps.population.training import train_population
 
         train_population(cfg)
         return None
-    from experiments.training import train
+    from experiments.run.training import train
 
     record = train(prepare_run(cfg, sweep_job=multirun))
     if not multirun:
@@ -123,7 +123,7 @@ def run_prediction(cfg: DictConfig) -> None:
             raise ConfigError(
                 "ckpt_path is required: give ckpt_path=outputs/runs/<run>/checkpoints/last.ckpt"
             )
-        from experiments.predicting import predict
+        from experiments.run.predicting import predict
 
         stop_if_asked()  # a signal that came during that import (`entry`)
         table = predict(cfg)

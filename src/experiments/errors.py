@@ -45,7 +45,7 @@ class DivergedError(ExperimentError):
 
 class ParityError(ExperimentError):
     """compare=true: a gradient or weight of the scratch network and of the autograd one differ
-    by more than `compare_tolerance` (see experiments.compare)."""
+    by more than `compare_tolerance` (see experiments.models.lockstep)."""
 
     def __init__(
         self, quantity: str, layer: str, value: float, tolerance: float, step: int, hint: str

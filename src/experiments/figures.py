@@ -1,7 +1,7 @@
 """The pictures of a run: loss curves, confusion matrix, decision boundary, predictions vs targets,
 misclassified digits.
 
-Each function returns a matplotlib Figure; `experiments.callbacks.LessonFigures` saves it as PNG
+Each function returns a matplotlib Figure; `experiments.run.callbacks.LessonFigures` saves it as PNG
 and sends it to TensorBoard's Images tab. matplotlib is imported here only, on first use.
 """
 

@@ -11,9 +11,9 @@ import torch
 from torch import nn
 
 from experiments.architecture import Architecture
+from experiments.core.layers import ACTIVATIONS, Linear, MSELoss, Sequential
+from experiments.core.network import build_network
 from experiments.models import mlp as torch_layers
-from experiments.models.network import build_network
-from experiments.models.scratch_layers import ACTIVATIONS, Linear, MSELoss, Sequential
 
 XOR = (
     torch.tensor([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]]),

@@ -9,9 +9,9 @@ import time
 import torch
 
 from experiments.benchmarks.loops import ARCH, XOR
-from experiments.models.network import build_network
-from experiments.models.scratch_layers import ACTIVATIONS, Linear, MSELoss, Sequential
-from experiments.models.scratch_optimizers import SGD
+from experiments.core.layers import ACTIVATIONS, Linear, MSELoss, Sequential
+from experiments.core.network import build_network
+from experiments.core.optimizers import SGD
 
 SIZES = {1_000: 2_000, 10_000: 500, 100_000: 50}  # members: updates timed
 

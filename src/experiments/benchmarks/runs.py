@@ -45,7 +45,7 @@ def lightning_rate(root: Path, model: str, out: Path, steps: int = STEPS) -> flo
     histograms, progress bar), from its training loop's own clock."""
     from hydra import compose, initialize_config_dir
 
-    from experiments.training import train
+    from experiments.run.training import train
 
     def run(n: int) -> dict[str, float]:
         run_dir = out / f"{model}-{n}"

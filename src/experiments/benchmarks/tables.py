@@ -76,7 +76,7 @@ def reference(root: Path, path: Path) -> tuple[str, float]:
 
 def ours(root: Path, path: Path, extra: Sequence[str], seeds: Sequence[int]) -> list[dict]:
     """metrics.json of one `experiment=table` run per seed."""
-    from experiments.training import train
+    from experiments.run.training import train
 
     with tempfile.TemporaryDirectory() as tmp:
         return [

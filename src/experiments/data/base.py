@@ -12,11 +12,11 @@ import numpy as np
 from torch import Tensor
 from torch.utils.data import DataLoader
 
-from experiments import chunking
 from experiments.data.batches import EndlessBatches
 from experiments.data.encoder import Encoder
 from experiments.data.scaler import Scaler
 from experiments.errors import ConfigError
+from experiments.loop import chunking
 from experiments.tasks import BinaryTask, RawPredict, Task, task_from_state
 
 log = logging.getLogger(__name__)

@@ -2,8 +2,8 @@
 
 Lessons train on 4-row tables, so one DataLoader epoch per step would re-run Lightning's per-epoch
 work (progress-bar reset, loader re-creation) every step. Instead the training set is one endless
-epoch that `trainer.max_steps` ends. (`experiments.chunking` groups its batches, several updates to
-one Lightning batch.)
+epoch that `trainer.max_steps` ends. (`experiments.loop.chunking` groups its batches, several
+updates to one Lightning batch.)
 """
 
 from __future__ import annotations

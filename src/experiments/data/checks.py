@@ -1,4 +1,4 @@
-"""The `data.*` checks that run before torch is imported (`experiments.config.check_config`)."""
+"""The `data.*` checks that run before torch is imported (`experiments.run.config.check_config`)."""
 
 from __future__ import annotations
 

@@ -9,9 +9,9 @@ import torch
 from omegaconf import OmegaConf
 from torch import Tensor
 
-from experiments import chunking, data_parallel
 from experiments.architecture import Architecture
 from experiments.errors import DivergedError
+from experiments.loop import chunking, data_parallel
 from experiments.tasks import task_from_state
 
 

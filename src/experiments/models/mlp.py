@@ -11,8 +11,8 @@ from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 from torch.nn.utils import skip_init
 
+from experiments.core.network import build_network
 from experiments.models.base import LessonModule
-from experiments.models.network import build_network
 
 
 def cross_entropy(p: Tensor, y: Tensor, eps: float = 1e-7) -> Tensor:

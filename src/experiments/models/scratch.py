@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from experiments import data_parallel
+from experiments.core.layers import ACTIVATIONS, LOSSES, Linear, Sequential
+from experiments.core.network import build_network
+from experiments.core.optimizers import HandWrittenOptimizer, optimizer_for
+from experiments.loop import data_parallel
 from experiments.models.base import LessonModule
-from experiments.models.network import build_network
-from experiments.models.scratch_layers import ACTIVATIONS, LOSSES, Linear, Sequential
-from experiments.models.scratch_optimizers import HandWrittenOptimizer, optimizer_for
 
 
 class ScratchModule(LessonModule):

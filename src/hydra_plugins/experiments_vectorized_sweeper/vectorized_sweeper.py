@@ -3,8 +3,8 @@ iterations, seed) trained together in one job per combination of the other keys.
 
 Job numbers, folders and overrides are those the basic sweeper would give, so the two sweeps of the
 same grid produce the same summary. Started again into its sweep folder, it skips the grid points
-completed before with the same overrides (`_completed_before`). See experiments.vectorized for the
-training itself.
+completed before with the same overrides (`_completed_before`). See
+experiments.sweeps.population.training for the training itself.
 """
 
 # No `from __future__ import annotations`: Hydra's plugin scan imports this module outside
@@ -57,13 +57,13 @@ class VectorizedSweeper(Sweeper):
         )
 
     def grid(self, arguments: List[str]) -> List[List[str]]:  # noqa: UP006
-        """Every job's overrides, in the basic sweeper's order (`experiments.sweep_plan.grid`)."""
-        from experiments.sweep_plan import grid
+        """Every job's overrides, in the basic sweeper's order (`experiments.sweeps.plan.grid`)."""
+        from experiments.sweeps.plan import grid
 
         return grid([f"{k}={v}" for k, v in self.params.items()] + list(arguments))
 
     def sweep(self, arguments: List[str]) -> Any:  # noqa: UP006
-        from experiments.hparams import run_name, varied_keys
+        from experiments.output.hparams import run_name, varied_keys
 
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -120,9 +120,9 @@ class VectorizedSweeper(Sweeper):
 
 def _completed_before(sweep_dir: Path) -> Dict[str, List[str]]:  # noqa: UP006
     """Job number -> overrides of the grid points a sweep started again into its folder
-    completed before (see experiments.sweep_plan); those with the same overrides are skipped:
+    completed before (see experiments.sweeps.plan); those with the same overrides are skipped:
     members are independent, so the population trains the others alone. (Populations keep no
     checkpoints: an unfinished point trains anew.)"""
-    from experiments.sweep_plan import read
+    from experiments.sweeps.plan import read
 
     return read(sweep_dir).get("completed_before", {})

@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Any
 
-from experiments.console import HEADLINE
+from experiments.output.console import HEADLINE
 
 
 def varied_keys(planned: dict[int, list[str] | None]) -> set[str]:
@@ -25,8 +25,8 @@ def job_overrides() -> tuple[list[str], set[str]]:
     the sweep has no job list, as Optuna's); ([], set()) outside a sweep."""
     from hydra.core.hydra_config import HydraConfig
 
-    from experiments import sweep_plan
-    from experiments.console import is_multirun
+    from experiments.output.console import is_multirun
+    from experiments.sweeps import plan as sweep_plan
 
     if not is_multirun():
         return [], set()

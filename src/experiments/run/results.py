@@ -39,7 +39,7 @@ def hparams_of(
     """The flat row the TensorBoard HParams tab compares runs by: in a sweep, the keys it varies
     first, as typed (`model.lr`); then the run's own, less those the swept keys already name.
     `sweep` is the job's (overrides, varied keys); by default this Hydra job's."""
-    from experiments.hparams import job_overrides, swept_row
+    from experiments.output.hparams import job_overrides, swept_row
 
     swept = swept_row(cfg, choices, *(sweep or job_overrides()))
     lasts = {key.rsplit(".", 1)[-1] for key in swept}

@@ -7,7 +7,8 @@ callers run it under `torch.no_grad()`.
 
 Shapes follow `torch.nn.Linear`: inputs are (batch, features), `weight` is (out, in), so a trained
 scratch network's state_dict loads into the equivalent `torch.nn` network unchanged. A population
-(see experiments.vectorized) adds a leading member dimension: `weight` (members, out, in), inputs
+(see experiments.sweeps.population)
+adds a leading member dimension: `weight` (members, out, in), inputs
 (members, batch, in) or a shared (batch, in); the same formulas hold per member, and a loss is
 then one value per member.
 """

@@ -55,7 +55,7 @@ class StartupInterrupted(BaseException):
 
 
 def _stop(signum: int, frame: Any) -> None:
-    from experiments.console import is_multirun
+    from experiments.output.console import is_multirun
 
     if is_multirun() and not jobs_run_here():  # the sweep's jobs report for themselves
         _pass_on(signum, frame)

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 
-from experiments import data_parallel
 from experiments.architecture import Architecture
-from experiments.chunking import chunk_size
 from experiments.errors import ConfigError, missing_checkpoint
+from experiments.loop import data_parallel
+from experiments.loop.chunking import chunk_size
 from experiments.tasks import model_defaults
 
 
@@ -23,7 +23,7 @@ def tensorboard_run_name() -> str:
 
     if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
         return ""
-    from experiments.hparams import job_overrides, run_name
+    from experiments.output.hparams import job_overrides, run_name
 
     return run_name(*job_overrides()) or "defaults"
 

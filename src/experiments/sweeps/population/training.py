@@ -6,7 +6,7 @@ leading member dimension (`LessonModule.stack`: the scratch layers with a member
 starts from the weights, and sees the batches, of the ordinary run with its seed. On the way it is
 evaluated with the task's own metrics (`Task.evaluate_members`) at every step where one of its grid
 points would validate, log or end (an SGD run to 10,000 steps passes through its 1,000-step state),
-and its job folders are written by `experiments.population_jobs`, through the same `finish_run` as
+and its job folders are written by `sweeps.population.jobs`, through the same `finish_run` as
 an ordinary run's, so the sweep summary and TensorBoard read them as usual.
 """
 
@@ -25,13 +25,13 @@ import torch
 from omegaconf import DictConfig, open_dict
 from torch import Tensor
 
-from experiments import chunking, data_parallel
 from experiments.architecture import Architecture
-from experiments.config import check_config
-from experiments.console import quiet_lightning
+from experiments.core.optimizers import optimizer_for
+from experiments.loop import chunking, data_parallel
 from experiments.models.base import first_nonfinite
-from experiments.models.scratch_optimizers import optimizer_for
-from experiments.population_jobs import Member, job_schedule, member_cfg, write_jobs
+from experiments.output.console import quiet_lightning
+from experiments.run.config import check_config
+from experiments.sweeps.population.jobs import Member, job_schedule, member_cfg, write_jobs
 
 log = logging.getLogger(__name__)
 quiet_lightning()  # as for ordinary runs: each message once, no advertisements
@@ -179,7 +179,7 @@ def _check(cfg: DictConfig, members: list[Member]) -> None:
 def train_population(cfg: DictConfig) -> None:
     """Run the population described by `cfg.population_plan` and write one job folder per grid
     point under the sweep folder."""
-    from experiments.training import build, build_model, hydra_choices, make_trainer
+    from experiments.run.training import build, build_model, hydra_choices, make_trainer
 
     data_parallel.check(cfg)  # one process: a population is not split across ranks
     plan = read_plan(cfg)
@@ -228,8 +228,8 @@ def train_population(cfg: DictConfig) -> None:
 def record_failure(cfg: DictConfig, err: BaseException) -> None:
     """A population that failed as a whole (a bad value in its outer group, say): every one of
     its grid points is recorded `failed` with the reason, so the sweep goes on and reports them."""
-    from experiments.population_jobs import job_folder
-    from experiments.results import write_metrics
+    from experiments.run.results import write_metrics
+    from experiments.sweeps.population.jobs import job_folder
 
     plan = read_plan(cfg)
     for job in plan["jobs"]:

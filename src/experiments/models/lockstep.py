@@ -23,8 +23,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from experiments import chunking
 from experiments.errors import DivergedError, ParityError
+from experiments.loop import chunking
 from experiments.models.base import LessonModule
 from experiments.models.mlp import MLPModule
 from experiments.models.scratch import ScratchModule

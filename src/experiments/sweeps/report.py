@@ -1,6 +1,6 @@
 """The sweep report, written at the sweep root when a multirun ends (`SweepSummary`, the Hydra
 callback) or again by `scripts/summarize.py`. It lists every job of the sweep's plan
-(`experiments.sweep_plan`) and every job folder; a job never started, or whose folder has no
+(`experiments.sweeps.plan`) and every job folder; a job never started, or whose folder has no
 metrics.json, is `missing`.
 
 - `summary.csv`, `summary.md`: one row per job, in job order: `job`, the swept keys (`seed`
@@ -12,7 +12,7 @@ metrics.json, is `missing`.
   its job numbers), then per numeric metric `<metric>_mean`, `<metric>_std` (ddof=1, NaN for
   n=1), `<metric>_ci95_low`, `<metric>_ci95_high` (mean -/+ t(0.975, n-1) * std / sqrt(n)).
   summary.md repeats it as a second table of `mean ± std`, with the optimized metric's interval.
-- `summary.png` (`experiments.sweep_figures`): the metric over the swept axes, ★ on the best.
+- `summary.png` (`experiments.sweeps.figures`): the metric over the swept axes, ★ on the best.
 
 The best is a job when no seed is swept, else the configuration with the best MEAN over its seeds
 (among those whose every seed completed, if any did). Swept values other than numbers (text,
@@ -95,7 +95,7 @@ def collect(sweep_dir: Path):
     the override keys."""
     import pandas as pd
 
-    from experiments import sweep_plan
+    from experiments.sweeps import plan as sweep_plan
 
     folders = {p.parents[1] for p in Path(sweep_dir).glob("*/.hydra/overrides.yaml")}
     folders = {int(d.name): d for d in folders if d.name.isdigit()}
@@ -228,7 +228,8 @@ def _best(table, axes: list[str], configs, metric: str, mode: str):
 
 def _write(sweep_dir: Path, metric: str, mode: str):
     """Write the report's files at the sweep root; return (table, configs, best line)."""
-    from experiments import sweep_figures, sweep_markdown
+    from experiments.sweeps import figures as sweep_figures
+    from experiments.sweeps import markdown as sweep_markdown
 
     table = collect(sweep_dir)
     axes = swept_keys(table)
@@ -284,7 +285,7 @@ class SweepSummary(Callback):
         self._unreported: Path | None = None
 
     def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
-        from experiments import sweep_plan
+        from experiments.sweeps import plan as sweep_plan
 
         sweep_plan.write(config)
         self._unreported = Path(str(config.hydra.sweep.dir))

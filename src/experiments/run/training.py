@@ -10,12 +10,12 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from experiments import chunking, data_parallel
-from experiments.config import check_config
-from experiments.console import announce_start
-from experiments.entry import startup_over, stop_if_asked
 from experiments.errors import ConfigError, DivergedError, ParityError, RunInterrupted
-from experiments.results import finish_run, hparams_of
+from experiments.loop import chunking, data_parallel
+from experiments.output.console import announce_start
+from experiments.run.config import check_config
+from experiments.run.entry import startup_over, stop_if_asked
+from experiments.run.results import finish_run, hparams_of
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ def hydra_choices() -> dict[str, str]:
 
 def predict_rows(model, datamodule, inputs: list[list[float]]) -> list[dict[str, list[float]]]:
     """The model's outputs, in the data's own units, for raw (unscaled) input rows."""
-    from experiments.inference import predict_raw
+    from experiments.run.inference import predict_raw
 
     outputs = predict_raw(model, datamodule.scaler, datamodule.task, inputs)
     return [
@@ -54,7 +54,7 @@ def build(cfg: DictConfig, checkpoint: dict | None = None):
     """
     import lightning as L
 
-    from experiments.checkpoints import check_same_architecture, model_from_checkpoint
+    from experiments.run.checkpoints import check_same_architecture, model_from_checkpoint
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
@@ -73,8 +73,8 @@ def build_model(cfg: DictConfig, datamodule):
     from the global RNG, as seeded by the caller."""
     from experiments.tasks import model_defaults
 
-    # compare=true: both models, from the same model.* keys, in lockstep (experiments.compare)
-    lockstep = {"_target_": "experiments.compare.LockstepModule"}
+    # compare=true: both models, from the same model.* keys, in lockstep (models.lockstep)
+    lockstep = {"_target_": "experiments.models.lockstep.LockstepModule"}
     return instantiate(
         cfg.model,
         n_inputs=datamodule.n_features,
@@ -89,7 +89,7 @@ def make_trainer(cfg: DictConfig, output_dir: Path, extra_callbacks: list, chunk
     """The configured Trainer, logger and callbacks, plus what every run needs whatever the config:
     atomic checkpoint writes, SLURM-safe signals, `chunk` updates per batch (`chunking`) and
     `extra_callbacks`."""
-    from experiments.checkpoints import AtomicCheckpointIO
+    from experiments.run.checkpoints import AtomicCheckpointIO
 
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
@@ -114,8 +114,8 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     check_config(cfg)
     announce_start(cfg, hydra_choices())  # a single run: its config and folder, once it is valid
     # Heavy imports (torch, Lightning) only after the checks: a wrong override fails in a second.
-    from experiments.callbacks import GracefulInterrupt
-    from experiments.checkpoints import read_checkpoint
+    from experiments.run.callbacks import GracefulInterrupt
+    from experiments.run.checkpoints import read_checkpoint
 
     stop_if_asked()  # a signal that came during those imports
     checkpoint = read_checkpoint(cfg.ckpt_path) if cfg.get("ckpt_path") else None
@@ -187,6 +187,6 @@ def _floats(metrics: dict) -> dict[str, float]:
 
 def _summary(metrics: dict[str, Any]) -> str:
     numbers = sorted((k, v) for k, v in metrics.items() if isinstance(v, float))
-    from experiments.console import number  # confusion counts as integers: test/tn 27
+    from experiments.output.console import number  # confusion counts as integers: test/tn 27
 
     return ", ".join(f"{k} {number(v)}" for k, v in numbers) or "no metrics"

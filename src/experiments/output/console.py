@@ -94,7 +94,7 @@ class _SweepConsole(logging.Filter):
     `train.log`."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        return record.levelno >= logging.WARNING or record.name == "experiments.resume"
+        return record.levelno >= logging.WARNING or record.name == "experiments.run.resume"
 
 
 class JobLines(Callback):
@@ -135,8 +135,8 @@ def is_multirun() -> bool:
 
 
 def job_line(job_dir: Path, num: int, overrides: list[str]) -> str:
-    from experiments import sweep_plan
-    from experiments.hparams import varied_keys
+    from experiments.output.hparams import varied_keys
+    from experiments.sweeps import plan as sweep_plan
 
     planned = sweep_plan.jobs(job_dir.parent)
     total = len(planned) if planned else "?"

@@ -92,7 +92,7 @@ def _drop_earlier_best(folder: Path, cfg: DictConfig) -> None:
 
 def _is_own(last: Path, folder: Path, cfg: DictConfig, sweep_job: bool) -> bool:
     """Whether the unfinished run whose checkpoint is `last` is this run's to continue."""
-    from experiments.checkpoints import read_checkpoint
+    from experiments.run.checkpoints import read_checkpoint
 
     try:
         checkpoint = read_checkpoint(last)
@@ -127,7 +127,7 @@ def completed_before(cfg: DictConfig) -> dict[str, Any] | None:
     overrides as the sweep started; else None."""
     from hydra.core.hydra_config import HydraConfig
 
-    from experiments import sweep_plan
+    from experiments.sweeps import plan as sweep_plan
 
     hydra = HydraConfig.get()
     before = sweep_plan.completed_before(Path(hydra.sweep.dir), hydra.job.num)
@@ -161,11 +161,11 @@ def hand_over_to_submitit(err: RunInterrupted, output_dir: str | Path) -> None:
 def record_lost_job(job_dir: Path, overrides: list[str], reason: str) -> None:
     """A job that ended without a result (SLURM cancelled or killed it, say): keep what the job
     recorded itself; else `interrupted` at its last checkpoint, or `failed`, with the reason."""
-    from experiments.results import write_metrics
+    from experiments.run.results import write_metrics
 
     plan = next((o.partition("=")[2] for o in overrides if o.startswith("+population_plan=")), "")
     if plan:  # a vectorized population: each of its grid points
-        from experiments.vectorized import record_failure
+        from experiments.sweeps.population.training import record_failure
 
         record_failure(OmegaConf.create({"population_plan": plan}), RuntimeError(reason))
         return

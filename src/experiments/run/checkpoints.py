@@ -12,7 +12,7 @@ from lightning.pytorch.plugins.io import TorchCheckpointIO
 from experiments.architecture import Architecture
 from experiments.atomic import write_atomic
 from experiments.errors import ConfigError, missing_checkpoint
-from experiments.inference import Preprocessing
+from experiments.run.inference import Preprocessing
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):
@@ -30,7 +30,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
 MODEL_CLASSES = {
     "experiments.models.scratch.ScratchModule": ("experiments.models", "ScratchModule"),
     "experiments.models.mlp.MLPModule": ("experiments.models", "MLPModule"),
-    "experiments.compare.LockstepModule": ("experiments.compare", "LockstepModule"),  # compare=true
+    "experiments.models.lockstep.LockstepModule": (
+        "experiments.models.lockstep",
+        "LockstepModule",
+    ),  # compare=true
 }
 
 

@@ -11,7 +11,7 @@ from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 from lightning.pytorch.loggers import TensorBoardLogger
 
-from experiments.console import is_multirun, quiet_lightning, stdout_is_terminal
+from experiments.output.console import is_multirun, quiet_lightning, stdout_is_terminal
 
 quiet_lightning()  # Lightning's own console handler, beside Hydra's, would print everything twice
 
@@ -75,7 +75,7 @@ class HParamsLogger(TensorBoardLogger):
     lists them, then the headline metrics, first."""
 
     def log_hyperparams(self, params, metrics=None, step=None) -> None:
-        from experiments.hparams import hparams_summaries, job_overrides, shown_params
+        from experiments.output.hparams import hparams_summaries, job_overrides, shown_params
 
         params = shown_params(dict(params))
         self.hparams.update(params)
@@ -138,7 +138,7 @@ class LessonFigures(Callback):
     def on_test_end(self, trainer: L.Trainer, pl_module) -> None:
         if not trainer.is_global_zero:
             return
-        from experiments.inference import predict_raw
+        from experiments.run.inference import predict_raw
 
         datamodule = trainer.datamodule
         task = datamodule.task
@@ -212,7 +212,7 @@ class GracefulInterrupt(Callback):
     """Ctrl+C (SIGINT), SIGTERM, or SIGUSR2 (submitit's warning before a SLURM time limit or a
     preemption) during training: finish the current step, write `checkpoints/last.ckpt` at that
     step, and stop. `train()` then records `interrupted`; for SIGUSR2 in a submitit job `cli` then
-    hands over to submitit, which requeues the job (see `experiments.resume`).
+    hands over to submitit, which requeues the job (see `experiments.run.resume`).
 
     The signals only set a flag: the checkpoint is taken between two steps, never in the middle
     of an update, so resuming from it reproduces the uninterrupted run exactly. While training,
@@ -235,12 +235,12 @@ class GracefulInterrupt(Callback):
 
     @property
     def state_key(self) -> str:
-        from experiments.resume import RUN_STATE_KEY
+        from experiments.run.resume import RUN_STATE_KEY
 
         return RUN_STATE_KEY
 
     def state_dict(self) -> dict:
-        from experiments.resume import run_overrides
+        from experiments.run.resume import run_overrides
 
         return {"overrides": run_overrides()}
 

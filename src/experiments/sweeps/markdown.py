@@ -1,11 +1,11 @@
 """summary.md: the jobs' table, the best job (or configuration), and, when seeds are swept, the
-per-configuration table as `mean ± std` (see `experiments.sweeps`, which builds the tables)."""
+per-configuration table as `mean ± std` (see `sweeps.report`, which builds the tables)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from experiments.sweeps import SEED, plus_minus, show
+from experiments.sweeps.report import SEED, plus_minus, show
 
 
 def md_table(frame, right: list[str]) -> list[str]:

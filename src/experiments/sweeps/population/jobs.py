@@ -24,8 +24,8 @@ from omegaconf import DictConfig, OmegaConf, open_dict
 
 from experiments.atomic import one_sync_at_the_end, write_bytes_atomic
 from experiments.errors import DivergedError
-from experiments.event_file import EventFileRun
-from experiments.results import finish_run, hparams_of, write_metrics
+from experiments.output.event_file import EventFileRun
+from experiments.run.results import finish_run, hparams_of, write_metrics
 
 log = logging.getLogger(__name__)
 
@@ -150,8 +150,8 @@ class JobRecords:
 
     @classmethod
     def prepare(cls, cfg, plan, members, recorder, diverged_at, choices) -> JobRecords:
-        from experiments import sweep_plan
-        from experiments.hparams import varied_keys
+        from experiments.output.hparams import varied_keys
+        from experiments.sweeps import plan as sweep_plan
 
         first = members[0].jobs[0]
         varied = varied_keys(sweep_plan.jobs(plan["sweep_dir"]))

@@ -29,8 +29,8 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 
-from experiments.data_parallel import is_child_rank
 from experiments.errors import ExperimentError
+from experiments.loop.data_parallel import is_child_rank
 
 log = logging.getLogger(__name__)
 

@@ -17,8 +17,8 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.data_parallel import requested_devices
 from experiments.errors import ConfigError
+from experiments.loop.data_parallel import requested_devices
 
 MAX_CHUNK = 100
 

@@ -22,7 +22,7 @@ import crc32c
 from tensorboard.compat.proto import event_pb2, summary_pb2
 
 from experiments.atomic import write_bytes_atomic
-from experiments.hparams import hparams_summaries, shown_params
+from experiments.output.hparams import hparams_summaries, shown_params
 
 
 def _masked_crc(data: bytes) -> bytes:
@@ -50,7 +50,7 @@ class EventFileRun:
         version = event_pb2.Event(
             wall_time=self.wall_time,
             file_version="brain.Event:2",
-            source_metadata=event_pb2.SourceMetadata(writer="experiments.event_file"),
+            source_metadata=event_pb2.SourceMetadata(writer="experiments.output.event_file"),
         )
         self.records = [self._record(version)]  # framed as they come
 

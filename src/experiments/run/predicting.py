@@ -16,15 +16,15 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.checkpoints import (
-    model_from_checkpoint,
-    preprocessing_from_checkpoint,
-    read_checkpoint,
-)
 from experiments.data.cells import Where, file_rows, frame_rows
 from experiments.data.encoder import Encoder
 from experiments.data.reader import read_header_and_rows
 from experiments.errors import ConfigError, DataError, missing_csv
+from experiments.run.checkpoints import (
+    model_from_checkpoint,
+    preprocessing_from_checkpoint,
+    read_checkpoint,
+)
 
 log = logging.getLogger(__name__)
 

@@ -174,7 +174,7 @@ def autograd_reference(
 
 def gradcheck(cfg: DictConfig) -> GradcheckResult:
     """Check every parameter tensor of the configured scratch network (see the module doc)."""
-    from experiments.config import check_config
+    from experiments.run.config import check_config
 
     target = cfg.model.get("_target_")
     if target != SCRATCH_TARGET:
@@ -183,7 +183,7 @@ def gradcheck(cfg: DictConfig) -> GradcheckResult:
             "leave out the model= override"
         )
     check_config(cfg)
-    from experiments.training import build
+    from experiments.run.training import build
 
     datamodule, model = build(cfg)
     model = model.double()

@@ -1,0 +1,1 @@
+"""How batches reach the modules: chunks of consecutive updates and data-parallel shards."""

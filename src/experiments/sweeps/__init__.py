@@ -1,0 +1,1 @@
+"""Sweeps: the plan, the report and its pictures, launcher support, the vectorized population."""

@@ -1,0 +1,1 @@
+"""The vectorized population: many members of one architecture trained as one batched network."""
