@@ -18,8 +18,9 @@ from helpers import (
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.custom_scalar import layout_pb2
 
+from experiments.core import layers as scratch_layers
+from experiments.core import optimizers as scratch_optimizers
 from experiments.errors import ConfigError, ParityError
-from experiments.models import scratch_layers, scratch_optimizers
 from experiments.run.config import check_config
 from experiments.run.training import train
 
@@ -181,7 +182,7 @@ def the_one_error_line(done) -> str:
 
 
 BROKEN_SIGMOID = """
-from experiments.models import scratch_layers
+from experiments.core import layers as scratch_layers
 
 scratch_layers.Sigmoid.backward = lambda self, grad_s: grad_s * self.s
 """

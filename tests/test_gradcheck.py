@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from helpers import CONF, ROOT, run_script
 
-from experiments.models import scratch_layers
+from experiments.core import layers as scratch_layers
 from experiments.run.gradcheck import compose_config, gradcheck, main
 
 LESSONS = ["scores", "xor", "linear", "and_gate", "heart_lesson", "heart"]
