@@ -24,6 +24,7 @@ def assert_same_weights(run_dir: str | Path, reference_dir: str | Path) -> None:
     """The two runs saved bit-identical weights.pth."""
     expected = torch.load(Path(reference_dir) / "weights.pth", weights_only=True)
     got = torch.load(Path(run_dir) / "weights.pth", weights_only=True)
+    assert got.keys() == expected.keys()
     for name, value in expected.items():
         assert torch.equal(got[name], value), name
 

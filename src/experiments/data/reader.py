@@ -7,6 +7,8 @@ the data module then reads it again through the same cache, so the file is parse
 
 from __future__ import annotations
 
+import csv
+import warnings
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -49,7 +51,13 @@ def read_header_and_rows(path: Path) -> pd.DataFrame:
     of data, is a `DataError`."""
     try:
         header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0]
-        frame = pd.read_csv(path)
+        with warnings.catch_warnings():
+            # index_col=False: rows longer than the header are refused below, never read with
+            # the first column taken for an index (every name would then sit one column off).
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, index_col=False)
+    except pd.errors.ParserWarning:
+        raise DataError(_longer_than_header(path, len(header))) from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"{path} is not a readable CSV file ({reason}): check its format") from err
@@ -66,6 +74,17 @@ def read_header_and_rows(path: Path) -> pd.DataFrame:
             "add a header row naming the columns"
         )
     return frame
+
+
+def _longer_than_header(path: Path, names: int) -> str:
+    with path.open(newline="", encoding="utf-8", errors="replace") as file:
+        rows = enumerate(csv.reader(file), start=1)
+        line, row = next(((n, r) for n, r in rows if len(r) > names), (None, None))
+    where = f"row {line} has {len(row)} fields" if row else "a row has more fields"
+    return (
+        f"{path}: {where} but the header names {names} columns: "
+        "name every column in the header, or remove the extra fields"
+    )
 
 
 def bundled_frame(name: str) -> tuple[pd.DataFrame, str]:

@@ -31,7 +31,8 @@ class Scaler:
             offset, scale = np.zeros(n), np.ones(n)
         elif scaling == "standard":  # StandardScaler's mean_ and scale_, in two numpy passes
             offset, scale = x_train.mean(axis=0), x_train.std(axis=0)
-            scale[scale == 0] = 1.0  # a constant column stays as it is, as StandardScaler does
+            # A constant column (to rounding) stays as it is, as StandardScaler does.
+            scale[scale < 10 * np.finfo(np.float64).eps] = 1.0
         elif scaling == "max":
             from sklearn.preprocessing import MaxAbsScaler
 
@@ -47,9 +48,11 @@ class Scaler:
         return len(self.offset)
 
     def inputs(self, x_raw: Any) -> Tensor:
-        # A new float32 tensor (the array is float64), so it is scaled in place.
-        x = torch.as_tensor(np.asarray(x_raw, dtype=np.float64), dtype=torch.float32)
-        return x.sub_(torch.tensor(self.offset)).div_(torch.tensor(self.scale))
+        # Scaled in float64, then float32: a scale below float32's range stays a number.
+        x = torch.tensor(np.asarray(x_raw, dtype=np.float64))  # a copy: scaled in place
+        offset = torch.tensor(self.offset, dtype=torch.float64)
+        scale = torch.tensor(self.scale, dtype=torch.float64)
+        return x.sub_(offset).div_(scale).float()
 
     def state_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from experiments.sweeps.report import SEED, plus_minus, show, sort_key
+from experiments.sweeps.values import SEED, plus_minus, show, sort_key
 
 BEST = "red"
 

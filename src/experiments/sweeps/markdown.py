@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments.sweeps.report import SEED, plus_minus, show
+from experiments.sweeps.values import SEED, plus_minus, show
 
 
 def md_table(frame, right: list[str]) -> list[str]:

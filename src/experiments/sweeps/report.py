@@ -26,7 +26,6 @@ import functools
 import json
 import logging
 import math
-import numbers
 import os
 import sys
 from pathlib import Path
@@ -36,11 +35,12 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from experiments.sweeps.values import SEED, is_number, plus_minus, show, sort_key
+
 log = logging.getLogger(__name__)
 
 FIXED_COLUMNS = ["job", "overrides", "status", "error", "steps", "seconds"]
 PREFERRED_AXES = ["model.lr", "trainer.max_steps"]  # the picture's axes when swept
-SEED = "seed"
 CONFUSION = ["test/tn", "test/fp", "test/fn", "test/tp", "test/confusion"]
 
 
@@ -114,35 +114,6 @@ def swept_keys(table) -> list[str]:
     keys = [k for k in table.attrs.get("keys", []) if table[k].nunique(dropna=False) > 1]
     rank = {key: i for i, key in enumerate([*PREFERRED_AXES, None, SEED])}
     return sorted(keys, key=lambda k: rank.get(k, rank[None]))  # stable: others keep their order
-
-
-def is_number(value: Any) -> bool:
-    """A real number, neither NaN nor a boolean."""
-    return isinstance(value, numbers.Real) and not isinstance(value, bool) and value == value
-
-
-def sort_key(value: Any) -> tuple:
-    """Numbers first, by value; then everything else by its text."""
-    return (0, float(value), "") if is_number(value) else (1, 0.0, str(value))
-
-
-def show(value: Any, exact: bool = False) -> str:
-    """A value as a person reads it: integral numbers as integers, others to 4 digits (or all of
-    them, `exact`, as in an override to copy)."""
-    if is_number(value):
-        integral = float(value).is_integer() and abs(value) < 1e15
-        return str(int(value)) if integral else str(value) if exact else f"{value:.4g}"
-    return "" if value is None or value != value else str(value)  # None, NaN: empty
-
-
-def plus_minus(mean: float, std: float, digits: int = 2) -> str:
-    """'0.182 ± 0.010': the spread to `digits` significant digits, the mean to as many places."""
-    if math.isnan(mean) or math.isnan(std):
-        return show(mean)
-    places = digits - 1 - math.floor(math.log10(std)) if 0 < std < math.inf else -1
-    if not 0 <= places <= 6:
-        return f"{show(mean)} ± {std:.{digits}g}"
-    return f"{mean:.{places}f} ± {std:.{places}f}"
 
 
 def ordered_columns(table, axes: list[str], metric: str) -> list[str]:
