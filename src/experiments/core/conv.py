@@ -6,13 +6,10 @@ Shapes follow `torch.nn.Conv2d`: inputs are (batch, channels, height, width), `w
 `backward(grad_out)` returns the gradient with respect to the input and stores the parameters'
 in `.grad`; nothing here uses autograd (callers run it under `torch.no_grad()`).
 
-im2col lays every receptive field out as one column: for one image, `cols` is a
-(C·kh·kw, Ho·Wo) table whose column l holds the window that output position l sees. A
-convolution is then a single matrix product `W_flat @ cols`, with `W_flat` (out, C·kh·kw).
-Here the columns are a strided view of the input (`as_strided`: no data is copied until the
-matrix product needs it), and col2im, the way back, adds each column entry to the pixel it came
-from (`F.fold`: windows overlap, so gradients add up). core/naive_conv.py holds the same layers
-as plain loops: the reference these are tested against.
+im2col (core/im2col.py) lays every receptive field out as one row of a table `rows`,
+(N·Ho·Wo, kh·kw·C); a convolution is then a single matrix product with the kernels flattened
+the same way. core/naive_conv.py holds the same layers as plain loops: the reference these are
+tested against.
 """
 
 from __future__ import annotations
@@ -23,52 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-Pair = int | tuple[int, int]
-
-
-def pair(value: Pair) -> tuple[int, int]:
-    """(v, v) for an int, as torch.nn's `_pair`."""
-    return (value, value) if isinstance(value, int) else (value[0], value[1])
-
-
-def out_size(size: int, kernel: int, stride: int, padding: int = 0) -> int:
-    """Windows of `kernel` that fit along `size` (padded both sides), `stride` apart."""
-    return (size + 2 * padding - kernel) // stride + 1
-
-
-def windows(
-    x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]
-) -> tuple[Tensor, tuple[int, int]]:
-    """A (N, C, kh, kw, Ho, Wo) view of x's windows: [n, c, p, q, i, j] = x[n, c, s·i+p, s·j+q].
-    No copy: every window shares x's memory. Also returns (Ho, Wo)."""
-    n, c, h, w = x.shape
-    ho, wo = out_size(h, kernel[0], stride[0]), out_size(w, kernel[1], stride[1])
-    sn, sc, sh, sw = x.stride()
-    view = x.as_strided(
-        (n, c, *kernel, ho, wo), (sn, sc, sh, sw, sh * stride[0], sw * stride[1])
-    )
-    return view, (ho, wo)
-
-
-def im2col(
-    x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]
-) -> tuple[Tensor, tuple[int, int]]:
-    """The windows as columns, (N, C·kh·kw, Ho·Wo): a copy, laid out for one matrix product."""
-    view, (ho, wo) = windows(x, kernel, stride)
-    n, c = x.shape[:2]
-    return view.reshape(n, c * kernel[0] * kernel[1], ho * wo), (ho, wo)
-
-
-def col2im(
-    cols: Tensor,
-    size: tuple[int, int],
-    kernel: tuple[int, int],
-    stride: tuple[int, int],
-    padding: tuple[int, int] = (0, 0),
-) -> Tensor:
-    """im2col's adjoint: (N, C·kh·kw, L) columns back to (N, C, H, W), each entry added to the
-    pixel it was read from (overlapping windows sum), padding cropped off."""
-    return F.fold(cols, size, kernel, padding=padding, stride=stride)
+from experiments.core.im2col import Pair, col2im, pair, patches
 
 
 class Conv2d(nn.Module):
@@ -80,9 +32,9 @@ class Conv2d(nn.Module):
         dL/db[o]          = Σ_{n, i, j} dL/dz[n, o, i, j]
         dL/dx̃[n, c, u, v] = Σ over (o, i, j, p, q) with s·i + p = u, s·j + q = v of
                              dL/dz[n, o, i, j] · W[o, c, p, q]
-    In im2col form, per image n, with G[n] = dL/dz[n] as (out, Ho·Wo):
-        Z[n] = W_flat cols[n] + b,   dW_flat = Σ_n G[n] cols[n]^T,
-        dcols[n] = W_flat^T G[n],    dL/dx = col2im(dcols), padding cropped.
+    and dL/dx is dL/dx̃ with the padding cropped. In im2col form, with R the table of windows
+    (N·Ho·Wo, kh·kw·C), W_r the kernels as rows (out, kh·kw·C) and G = dL/dz as (N·Ho·Wo, out):
+        Z = R W_r^T + b,   dW_r = G^T R,   db = Σ_rows G,   dR = G W_r,   dL/dx̃ = col2im(dR).
     """
 
     def __init__(
@@ -110,25 +62,33 @@ class Conv2d(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         ph, pw = self.padding
-        padded = F.pad(x, (pw, pw, ph, ph)) if ph or pw else x
-        cols, (ho, wo) = im2col(padded, self.kernel_size, self.stride)
-        w_flat = self.weight.reshape(len(self.weight), -1)
-        z = w_flat @ cols  # Z[n] = W_flat cols[n], every image in one product
-        if self.bias is not None:
-            z += self.bias[:, None]
-        self.cols, self.size = cols, x.shape[-2:]
-        return z.view(len(x), -1, ho, wo)
+        image = x.permute(0, 2, 3, 1)  # channels last: see core/im2col.py
+        padded = F.pad(image, (0, 0, pw, pw, ph, ph)) if ph or pw else image
+        windows = patches(padded, self.kernel_size, self.stride)  # (N, Ho, Wo, kh, kw, C)
+        rows = windows.flatten(3).flatten(0, 2)  # R: a copy, one row per output position
+        kernels = self.kernels_as_rows()
+        z = rows @ kernels.T if self.bias is None else torch.addmm(self.bias, rows, kernels.T)
+        self.rows, self.windows_shape, self.padded_size = rows, windows.shape, padded.shape[1:3]
+        return z.view(*windows.shape[:3], -1).permute(0, 3, 1, 2)  # (N, out, Ho, Wo)
 
     def backward(self, grad_z: Tensor, input_grad: bool = True) -> Tensor | None:
-        n, out = grad_z.shape[:2]
-        g = grad_z.reshape(n, out, -1)  # G[n]: (out, Ho·Wo)
-        w_flat = self.weight.reshape(out, -1)
-        self.weight.grad = (g @ self.cols.mT).sum(0).view_as(self.weight)  # Σ_n G[n] cols[n]^T
+        g = grad_z.permute(0, 2, 3, 1).reshape(len(self.rows), -1)  # G: (N·Ho·Wo, out)
+        out, cin, kh, kw = self.weight.shape
+        # dW_r = G^T R: the sum over the batch and the positions is the matrix product's
+        grad_w = (g.T @ self.rows).view(out, kh, kw, cin).permute(0, 3, 1, 2)
+        self.weight.grad = grad_w.contiguous()
         if self.bias is not None:
-            self.bias.grad = g.sum((0, 2))
+            self.bias.grad = g.sum(0)
         if not input_grad:
             return None
-        return col2im(w_flat.T @ g, self.size, self.kernel_size, self.stride, self.padding)
+        grad_rows = (g @ self.kernels_as_rows()).view(self.windows_shape)  # dR = G W_r
+        grad_padded = col2im(grad_rows, self.padded_size, self.stride)
+        (ph, pw), (h, w) = self.padding, self.padded_size
+        return grad_padded[:, ph : h - ph, pw : w - pw].permute(0, 3, 1, 2)
+
+    def kernels_as_rows(self) -> Tensor:
+        """W_r: the kernels as (out, kh·kw·C), in the order of a row of R."""
+        return self.weight.permute(0, 2, 3, 1).reshape(len(self.weight), -1)
 
 
 class Flatten(nn.Module):

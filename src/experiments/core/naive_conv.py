@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from experiments.core.conv import out_size
+from experiments.core.im2col import out_size
 
 
 def _positions(*sizes: int) -> itertools.product:

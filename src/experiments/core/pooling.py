@@ -1,34 +1,14 @@
-"""Pooling by hand: max and average over windows, on the strided view of core/conv.py.
-
-Each window is one column of im2col (here per channel: (N, C, kh·kw, Ho·Wo)); pooling reduces
-the column, and the backward is col2im of the column gradients, so overlapping windows
-(stride < kernel) add their gradients up. No padding, no ceil_mode: torch.nn's defaults. Nothing
-here uses autograd.
+"""Pooling by hand: max and average over each window of each channel, on core/im2col.py's
+windows; the backward is col2im of the windows' gradients, so where windows overlap
+(stride < kernel) their gradients add up. No padding, no ceil_mode: torch.nn's defaults.
+Inputs are (N, C, H, W) as torch's; nothing here uses autograd.
 """
 
 from __future__ import annotations
 
-import torch
 from torch import Tensor, nn
 
-from experiments.core.conv import Pair, col2im, windows, pair
-
-
-def channel_cols(
-    x: Tensor, kernel: tuple[int, int], stride: tuple[int, int]
-) -> tuple[Tensor, tuple[int, int]]:
-    """Each channel's windows as columns, (N, C, kh·kw, Ho·Wo): a copy."""
-    view, (ho, wo) = windows(x, kernel, stride)
-    n, c = x.shape[:2]
-    return view.reshape(n, c, kernel[0] * kernel[1], ho * wo), (ho, wo)
-
-
-def cols_to_image(
-    cols: Tensor, size: tuple[int, int], kernel: tuple[int, int], stride: tuple[int, int]
-) -> Tensor:
-    """channel_cols' adjoint: (N, C, kh·kw, L) back to (N, C, H, W), overlaps summed."""
-    n, c, k, length = cols.shape
-    return col2im(cols.reshape(n, c * k, length), size, kernel, stride)
+from experiments.core.im2col import Pair, col2im, pair, patches
 
 
 class _Pool2d(nn.Module):
@@ -37,27 +17,39 @@ class _Pool2d(nn.Module):
         self.kernel_size = pair(kernel_size)
         self.stride = self.kernel_size if stride is None else pair(stride)
 
+    def windows(self, x: Tensor) -> Tensor:
+        """x's windows as an (N, Ho, Wo, kh, kw, C) view; remembers the shapes backward needs."""
+        windows = patches(x.permute(0, 2, 3, 1), self.kernel_size, self.stride)
+        self.windows_shape, self.size = windows.shape, x.shape[2:]
+        return windows
+
+    def to_input(self, grad_windows: Tensor) -> Tensor:
+        """col2im of (N, Ho, Wo, kh·kw, C) window gradients, as the input's (N, C, H, W)."""
+        grad = col2im(grad_windows.reshape(self.windows_shape), self.size, self.stride)
+        return grad.permute(0, 3, 1, 2)
+
 
 class MaxPool2d(_Pool2d):
     """m[n, c, i, j] = max over the window (p, q) of x[n, c, s·i + p, s·j + q].
 
     dL/dx[n, c, u, v] = Σ over windows (i, j) whose argmax is (u, v) of dL/dm[n, c, i, j]:
-    each window's gradient goes to one position, its argmax; windows that overlap and share
+    each window's gradient goes to one position, its argmax, and windows that overlap and share
     it add up. Ties: the argmax is the first maximum in the window's row-major order (row p,
-    then column q), the position torch's CPU kernel picks (`torch.max(dim)` returns the first
-    maximal index), so a window of equal values sends its whole gradient to its top-left.
+    then column q), which is the position torch's CPU kernel picks (and `Tensor.max(dim)`
+    returns the first maximal index), so a window of equal values sends its whole gradient to
+    its top-left entry.
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        cols, (ho, wo) = channel_cols(x, self.kernel_size, self.stride)
-        m, self.argmax = cols.max(dim=2, keepdim=True)  # argmax: (N, C, 1, Ho·Wo)
-        self.cols_shape, self.size = cols.shape, x.shape[-2:]
-        return m.view(*x.shape[:2], ho, wo)
+        windows = self.windows(x).flatten(3, 4)  # (N, Ho, Wo, kh·kw, C): a copy
+        m, self.argmax = windows.max(dim=3, keepdim=True)
+        return m.squeeze(3).permute(0, 3, 1, 2)
 
     def backward(self, grad_m: Tensor) -> Tensor:
-        g = grad_m.reshape(*grad_m.shape[:2], 1, -1)
-        grad_cols = g.new_zeros(self.cols_shape).scatter_(2, self.argmax, g)
-        return cols_to_image(grad_cols, self.size, self.kernel_size, self.stride)
+        g = grad_m.permute(0, 2, 3, 1).unsqueeze(3)  # (N, Ho, Wo, 1, C)
+        n, ho, wo, kh, kw, c = self.windows_shape
+        grad_windows = g.new_zeros(n, ho, wo, kh * kw, c).scatter_(3, self.argmax, g)
+        return self.to_input(grad_windows)
 
 
 class AvgPool2d(_Pool2d):
@@ -68,11 +60,9 @@ class AvgPool2d(_Pool2d):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        view, (ho, wo) = windows(x, self.kernel_size, self.stride)  # no copy needed to average
-        self.cols_shape = (*x.shape[:2], view.shape[2] * view.shape[3], ho * wo)
-        self.size = x.shape[-2:]
-        return view.mean(dim=(2, 3))
+        return self.windows(x).mean(dim=(3, 4)).permute(0, 3, 1, 2)  # no copy of the windows
 
     def backward(self, grad_a: Tensor) -> Tensor:
-        share = grad_a.reshape(*grad_a.shape[:2], 1, -1) / self.cols_shape[2]
-        return cols_to_image(share.expand(self.cols_shape), self.size, self.kernel_size, self.stride)
+        n, ho, wo, kh, kw, c = self.windows_shape
+        share = grad_a.permute(0, 2, 3, 1).unsqueeze(3) / (kh * kw)  # (N, Ho, Wo, 1, C)
+        return self.to_input(share.expand(n, ho, wo, kh * kw, c))
