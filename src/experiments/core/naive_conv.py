@@ -8,50 +8,54 @@ against. Inputs are (N, C, H, W), no autograd.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
 
 import torch
 from torch import Tensor
 from torch.nn import functional as F
 
-from experiments.core.im2col import out_size
+from experiments.core.im2col import Pair, out_size, pair
 
 
-def _positions(*sizes: int) -> itertools.product:
+def _positions(*sizes: int) -> Iterator[tuple[int, ...]]:
+    """Every index of a tensor of these sizes, in row-major order."""
     return itertools.product(*(range(s) for s in sizes))
 
 
 def conv2d_naive_forward(
-    x: Tensor, weight: Tensor, bias: Tensor | None, stride: int = 1, padding: int = 0
+    x: Tensor, weight: Tensor, bias: Tensor | None, stride: Pair = 1, padding: Pair = 0
 ) -> Tensor:
     """z[n, o, i, j] = b[o] + Σ_{c, p, q} W[o, c, p, q] x̃[n, c, s·i + p, s·j + q]."""
+    (sh, sw), (ph, pw) = pair(stride), pair(padding)
     (n, _, h, w), (out, _, kh, kw) = x.shape, weight.shape
-    xp = F.pad(x, (padding,) * 4)
-    ho, wo = out_size(h, kh, stride, padding), out_size(w, kw, stride, padding)
-    z = x.new_zeros(n, out, ho, wo)
-    for b, o, i, j in _positions(n, out, ho, wo):
-        window = xp[b, :, stride * i : stride * i + kh, stride * j : stride * j + kw]
+    xp = F.pad(x, (pw, pw, ph, ph))
+    z = x.new_zeros(n, out, out_size(h, kh, sh, ph), out_size(w, kw, sw, pw))
+    for b, o, i, j in _positions(*z.shape):
+        window = xp[b, :, sh * i : sh * i + kh, sw * j : sw * j + kw]
         z[b, o, i, j] = (weight[o] * window).sum() + (0 if bias is None else bias[o])
     return z
 
 
 def conv2d_naive_backward(
-    x: Tensor, weight: Tensor, grad_z: Tensor, stride: int = 1, padding: int = 0
+    x: Tensor, weight: Tensor, grad_z: Tensor, stride: Pair = 1, padding: Pair = 0
 ) -> tuple[Tensor, Tensor, Tensor]:
     """(dL/dx, dL/dW, dL/db): each output's gradient sent back along the products it summed."""
-    (n, out, ho, wo), (_, _, kh, kw) = grad_z.shape, weight.shape
-    xp = F.pad(x, (padding,) * 4)
+    (sh, sw), (ph, pw) = pair(stride), pair(padding)
+    kh, kw = weight.shape[2:]
+    xp = F.pad(x, (pw, pw, ph, ph))
     grad_xp, grad_w = torch.zeros_like(xp), torch.zeros_like(weight)
-    for b, o, i, j in _positions(n, out, ho, wo):
-        rows, cols = slice(stride * i, stride * i + kh), slice(stride * j, stride * j + kw)
+    for b, o, i, j in _positions(*grad_z.shape):
+        rows, cols = slice(sh * i, sh * i + kh), slice(sw * j, sw * j + kw)
         grad_w[o] += grad_z[b, o, i, j] * xp[b, :, rows, cols]
         grad_xp[b, :, rows, cols] += grad_z[b, o, i, j] * weight[o]
-    h, w = x.shape[-2:]
-    grad_x = grad_xp[:, :, padding : padding + h, padding : padding + w]
-    return grad_x, grad_w, grad_z.sum((0, 2, 3))
+    h, w = x.shape[2:]
+    return grad_xp[:, :, ph : ph + h, pw : pw + w], grad_w, grad_z.sum((0, 2, 3))
 
 
-def _pool_windows(x: Tensor, kernel: int, stride: int):
-    """(n, c, i, j, window) for every pooling window, with its top-left (row, col)."""
+def _pool_windows(
+    x: Tensor, kernel: int, stride: int
+) -> Iterator[tuple[int, int, int, int, int, int, Tensor]]:
+    """(n, c, i, j, top, left, window) for every pooling window of each channel."""
     n, c, h, w = x.shape
     for b, ch, i, j in _positions(n, c, out_size(h, kernel, stride), out_size(w, kernel, stride)):
         top, left = stride * i, stride * j
