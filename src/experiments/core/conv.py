@@ -35,6 +35,9 @@ class Conv2d(nn.Module):
     and dL/dx is dL/dx̃ with the padding cropped. In im2col form, with R the table of windows
     (N·Ho·Wo, kh·kw·C), W_r the kernels as rows (out, kh·kw·C) and G = dL/dz as (N·Ho·Wo, out):
         Z = R W_r^T + b,   dW_r = G^T R,   db = Σ_rows G,   dR = G W_r,   dL/dx̃ = col2im(dR).
+
+    The output has torch's (N, out, Ho, Wo) shape but is channels-last in memory (a permuted
+    view of Z, as torch.nn.Conv2d returns for a channels-last input); so is dL/dx.
     """
 
     def __init__(
@@ -92,9 +95,8 @@ class Conv2d(nn.Module):
 
 
 class Flatten(nn.Module):
-    """(N, C, H, W) -> (N, C·H·W), row-major as torch.flatten(x, 1); the backward only reshapes
-    the gradient back (every element keeps its value: the Jacobian is a permutation-free
-    identity)."""
+    """(N, C, H, W) -> (N, C·H·W), in torch.flatten(x, 1)'s order. Every element keeps its
+    value, so the backward only reshapes the gradient back to (N, C, H, W)."""
 
     def forward(self, x: Tensor) -> Tensor:
         self.shape = x.shape

@@ -50,13 +50,14 @@ def col2im(cols: Tensor, size: tuple[int, int], stride: tuple[int, int]) -> Tens
     return image.scatter_add_(0, index, cols.reshape(-1)).view(n, *size, c)
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def _pixel_of_entry(
     n: int, h: int, w: int, c: int, ho: int, wo: int, kh: int, kw: int, sh: int, sw: int,
     device: torch.device,
 ) -> Tensor:  # fmt: skip
     """For each entry [n, i, j, p, q, c] of `patches`, the flat position of the pixel
-    [n, s·i + p, s·j + q, c] it came from: the same at every step, so built once per shape."""
+    [n, s·i + p, s·j + q, c] it came from: the same at every step, so built once per shape
+    (and kept for the last 16 shapes: in int64, twice the bytes of a float32 table)."""
 
     def along(size: int, dim: int) -> Tensor:  # 0, 1, ..., size - 1 along dim of 6
         return torch.arange(size, device=device).view([size if d == dim else 1 for d in range(6)])
