@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 from torch import Tensor, nn
 from torch.nn import functional as F
 
+from experiments.benchmarks.conv import conv_figures, digits_cnn_cases, scratch_step, torch_step
 from experiments.core import naive_conv as naive
 from experiments.core.conv import Conv2d, Flatten
 from experiments.core.pooling import AvgPool2d, MaxPool2d
@@ -236,3 +237,16 @@ def test_a_small_cnn_end_to_end_matches_torch() -> None:
     for mine, torch_layer in zip(ours, theirs, strict=True):
         for (name, p), q in zip(mine.named_parameters(), torch_layer.parameters(), strict=True):
             assert max_diff(p.grad, q.grad) < TOL, name
+
+
+def test_the_conv_benchmark_times_the_same_gradients_on_both_sides() -> None:
+    cases = digits_cnn_cases()
+    scratch_step(cases)
+    ours = [(layer.weight.grad, layer.bias.grad) for layer, *_ in cases]
+    torch_step(cases)
+    for (layer, x, *_), (grad_w, grad_b) in zip(cases, ours, strict=True):
+        assert x.dtype == grad_w.dtype == torch.float32
+        torch.testing.assert_close(grad_w, layer.weight.grad, rtol=1e-4, atol=1e-4)
+        torch.testing.assert_close(grad_b, layer.bias.grad, rtol=1e-4, atol=1e-4)
+    figures = conv_figures(rounds=1, repeats=1)
+    assert figures["scratch Conv2d / torch"] > 0

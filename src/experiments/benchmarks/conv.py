@@ -23,26 +23,30 @@ BATCH = 64
 LAYERS = ((1, 8, 8, False), (8, 16, 4, True))
 
 
-def _inputs() -> list[tuple[Conv2d, Tensor, Tensor, bool]]:
-    """Each layer with an input batch and an output gradient of its shapes."""
+Case = tuple[Conv2d, Tensor, Tensor, bool]
+
+
+def digits_cnn_cases() -> list[Case]:
+    """Each layer (float32) with an input batch and an output gradient of its shapes; the input
+    requires a gradient where the layer computes one (the scratch side runs under no_grad)."""
     generator = torch.Generator().manual_seed(0)
     cases = []
     for cin, cout, side, input_grad in LAYERS:
-        layer = Conv2d(cin, cout, 3, padding=1)
-        x = torch.randn(BATCH, cin, side, side, generator=generator)
-        grad = torch.randn(BATCH, cout, side, side, generator=generator)
-        cases.append((layer, x, grad, input_grad))
+        layer = Conv2d(cin, cout, 3, padding=1).float()
+        x = torch.randn(BATCH, cin, side, side, generator=generator, dtype=torch.float32)
+        grad = torch.randn(BATCH, cout, side, side, generator=generator, dtype=torch.float32)
+        cases.append((layer, x.requires_grad_(input_grad), grad, input_grad))
     return cases
 
 
-def scratch_step(cases: list[tuple[Conv2d, Tensor, Tensor, bool]]) -> None:
+def scratch_step(cases: list[Case]) -> None:
     with torch.no_grad():
         for layer, x, grad, input_grad in cases:
             layer.forward(x)
             layer.backward(grad, input_grad=input_grad)
 
 
-def torch_step(cases: list[tuple[Conv2d, Tensor, Tensor, bool]]) -> None:
+def torch_step(cases: list[Case]) -> None:
     for layer, x, grad, _ in cases:
         layer.weight.grad = layer.bias.grad = None  # as zero_grad(set_to_none=True)
         F.conv2d(x, layer.weight, layer.bias, padding=1).backward(grad)
@@ -57,12 +61,11 @@ def _seconds(step: Callable[[], None], repeats: int) -> float:
 
 def conv_figures(rounds: int = 15, repeats: int = 200) -> dict[str, float]:
     """Median µs per step of each side and their ratio (scratch / torch)."""
-    cases = _inputs()
-    torch_cases = [(layer, x.requires_grad_(g), grad, g) for layer, x, grad, g in _inputs()]
+    cases = digits_cnn_cases()
     scratch, reference = [], []
     for _ in range(rounds):
         scratch.append(_seconds(lambda: scratch_step(cases), repeats))
-        reference.append(_seconds(lambda: torch_step(torch_cases), repeats))
+        reference.append(_seconds(lambda: torch_step(cases), repeats))
     ours, theirs = statistics.median(scratch), statistics.median(reference)
     return {
         "scratch Conv2d forward+backward, µs": ours * 1e6,
