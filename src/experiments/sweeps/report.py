@@ -36,11 +36,12 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from experiments.sweeps.replicates import REPLICATES, config_keys, only_replicates, replicates_word
+
 log = logging.getLogger(__name__)
 
 FIXED_COLUMNS = ["job", "overrides", "status", "error", "steps", "seconds"]
 PREFERRED_AXES = ["model.lr", "trainer.max_steps"]  # the picture's axes when swept
-SEED = "seed"
 CONFUSION = ["test/tn", "test/fp", "test/fn", "test/tp", "test/confusion"]
 
 
@@ -112,7 +113,7 @@ def collect(sweep_dir: Path):
 def swept_keys(table) -> list[str]:
     """Override keys whose value differs between jobs: preferred axes first, seed last."""
     keys = [k for k in table.attrs.get("keys", []) if table[k].nunique(dropna=False) > 1]
-    rank = {key: i for i, key in enumerate([*PREFERRED_AXES, None, SEED])}
+    rank = {key: i for i, key in enumerate([*PREFERRED_AXES, None, *REPLICATES])}
     return sorted(keys, key=lambda k: rank.get(k, rank[None]))  # stable: others keep their order
 
 
@@ -168,7 +169,7 @@ def by_config(table, axes: list[str], metric: str):
     import pandas as pd
     from scipy import stats
 
-    keys = [k for k in axes if k != SEED]
+    keys = config_keys(axes)
     metrics = [c for c in ordered_columns(table, axes, metric) if "/" in c and c not in axes]
     metrics = [c for c in metrics if pd.api.types.is_numeric_dtype(table[c])]
     rows = []
@@ -216,12 +217,12 @@ def _best(table, axes: list[str], configs, metric: str, mode: str):
         scores = ", ".join(f"{c} {show(best[c])}" for c in tests if is_number(best[c]))
         line = f"best job {best['job']} by {metric} = {best[metric]:.4g}: {best['overrides']}"
         return f"{line} ({scores})", {k: best[k] for k in ["job", *axes]}
-    keys = [k for k in axes if k != SEED]
-    name = " ".join(f"{k}={show(best[k], True)}" for k in keys) or "every job (only seed varies)"
+    keys = config_keys(axes)
+    name = " ".join(f"{k}={show(best[k], True)}" for k in keys) or only_replicates(axes)
     tests = [c for c in tests if f"{c}_mean" in best.index]  # numbers only
     stats = {c: plus_minus(best[f"{c}_mean"], best[f"{c}_std"]) for c in [metric, *tests]}
     scores = ", ".join(f"{c} {text}" for c, text in stats.items() if c != metric and text)
-    seeds = f"{best['n']} seed{'s' if best['n'] != 1 else ''}"
+    seeds = replicates_word(axes, best["n"])
     line = f"best configuration by mean {metric} over {seeds}: {name} = {stats[metric]}"
     return f"{line}{'; ' * bool(scores)}{scores} (jobs {best['jobs']})", {k: best[k] for k in keys}
 
@@ -235,7 +236,7 @@ def _write(sweep_dir: Path, metric: str, mode: str):
     axes = swept_keys(table)
     shared = [f"{k}={show(table[k].iloc[0], True)}" for k in table.attrs["keys"] if k not in axes]
     table = table[ordered_columns(table, axes, metric)]
-    seeded = SEED in axes and (table["status"] == "completed").any()
+    seeded = bool(set(REPLICATES) & set(axes)) and (table["status"] == "completed").any()
     configs = by_config(table, axes, metric) if seeded else None
     best, best_values = _best(table, axes, configs, metric, mode)
     table.to_csv(sweep_dir / "summary.csv", index=False)
