@@ -231,6 +231,7 @@ def _write(sweep_dir: Path, metric: str, mode: str):
     """Write the report's files at the sweep root; return (table, configs, best line)."""
     from experiments.sweeps import figures as sweep_figures
     from experiments.sweeps import markdown as sweep_markdown
+    from experiments.sweeps.significance import significance_line  # it imports this module
 
     table = collect(sweep_dir)
     axes = swept_keys(table)
@@ -239,6 +240,8 @@ def _write(sweep_dir: Path, metric: str, mode: str):
     seeded = bool(set(REPLICATES) & set(axes)) and (table["status"] == "completed").any()
     configs = by_config(table, axes, metric) if seeded else None
     best, best_values = _best(table, axes, configs, metric, mode)
+    tested = significance_line(table, axes, configs, metric, mode) if best and seeded else None
+    best = f"{best}\n\n{tested}" if tested else best  # a paragraph of summary.md, a log line
     table.to_csv(sweep_dir / "summary.csv", index=False)
     (sweep_dir / "summary_by_config.csv").unlink(missing_ok=True)  # an earlier report's
     if configs is not None:
@@ -262,9 +265,10 @@ def report(sweep_dir: Path, metric: str = "val/loss", mode: str = "min") -> int:
     table, configs, best = _write(Path(sweep_dir), metric, mode)
     log.info("sweep summary: %s", md := Path(sweep_dir) / "summary.md")
     if configs is not None:
-        log.info("per configuration (seeds): %s", md.with_name("summary_by_config.csv"))
+        log.info("per configuration (replicates): %s", md.with_name("summary_by_config.csv"))
     if best:
-        log.info("%s", best)
+        for line in best.split("\n\n"):  # the best, and whether it is really better
+            log.info("%s", line)
     elif (table["status"] == "completed").any():
         log.warning("no completed job has %s: no best job", metric)
     unfinished = table[table["status"] != "completed"]
