@@ -229,6 +229,7 @@ def _best(table, axes: list[str], configs, metric: str, mode: str):
 
 def _write(sweep_dir: Path, metric: str, mode: str):
     """Write the report's files at the sweep root; return (table, configs, best line)."""
+    from experiments.sweeps import curves as sweep_curves
     from experiments.sweeps import figures as sweep_figures
     from experiments.sweeps import markdown as sweep_markdown
     from experiments.sweeps.significance import significance_line  # it imports this module
@@ -251,6 +252,8 @@ def _write(sweep_dir: Path, metric: str, mode: str):
     )
     (sweep_dir / "summary.md").write_text(markdown)
     sweep_figures.save(sweep_dir / "summary.png", table, axes, metric, mode, best_values)
+    if seeded:  # replicates: their learning curves
+        sweep_curves.write(sweep_dir, table, axes, metric, mode, best_values)
     return table, configs, best
 
 

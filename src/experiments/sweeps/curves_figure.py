@@ -1,0 +1,58 @@
+"""curves.png: per configuration, `val/loss` and `train/loss` against the step, the mean over
+its replicates with a ± std band and each replicate faint; the best configuration drawn thick and
+named with a ★. With many configurations, the best few by the optimized metric are drawn."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from experiments.sweeps.curves import TAGS
+
+SHOWN = 8  # configurations drawn at most: more bands than this are unreadable
+
+
+def _ranked(curves, table, metric: str, mode: str, best: str | None) -> list[str]:
+    """Configurations by their mean `metric` (best first; the best one first in any case)."""
+    import pandas as pd
+
+    jobs = curves.drop_duplicates("job")[["job", "configuration"]]
+    scores = table.set_index("job")[metric] if metric in table else pd.Series(dtype=float)
+    means = pd.to_numeric(jobs["job"].map(scores), errors="coerce")
+    means = means.groupby(jobs["configuration"], sort=False).mean()
+    ranked = list(means.sort_values(ascending=mode == "min", na_position="last").index)
+    return [best, *(c for c in ranked if c != best)] if best in ranked else ranked
+
+
+def save(path: Path, frame, curves, table, metric: str, mode: str, best: str | None) -> None:
+    from matplotlib.collections import LineCollection
+
+    from experiments.figures import plt
+
+    ranked = _ranked(curves, table, metric, mode, best)
+    shown = ranked[:SHOWN]
+    tags = [t for t in TAGS if t in set(frame["tag"])] or list(TAGS[:1])
+    fig, axes = plt.subplots(1, len(tags), figsize=(7 * len(tags), 5), squeeze=False)
+    colours = plt.get_cmap("tab10")
+    for ax, tag in zip(axes[0], tags, strict=True):
+        for i, name in enumerate(shown):
+            colour, thick = colours(i % 10), name == best
+            mine = curves[(curves["configuration"] == name) & (curves["tag"] == tag)]
+            faint = [g[["step", "value"]].to_numpy() for _, g in mine.groupby("job")]
+            ax.add_collection(LineCollection(faint, colors=[colour], alpha=0.25, linewidths=0.8))
+            band = frame[(frame["configuration"] == name) & (frame["tag"] == tag)]
+            steps, mean = band["step"].to_numpy(), band["mean"].to_numpy()
+            spread = np.nan_to_num(band["std"].to_numpy())
+            ax.fill_between(steps, mean - spread, mean + spread, color=colour, alpha=0.2, lw=0)
+            label = f"★ {name} (best)" if thick else name
+            ax.plot(steps, mean, color=colour, lw=3 if thick else 1.5, label=label, zorder=3)
+        ax.autoscale_view()
+        ax.set(xlabel="step", ylabel=tag, title=f"{tag}: mean ± std over replicates (faint: each)")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    if len(ranked) > SHOWN:
+        fig.suptitle(f"the {SHOWN} best of {len(ranked)} configurations by {metric}")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
