@@ -42,10 +42,12 @@ def save_population(sweep_dir: Path, name: str, jobs: Iterable[tuple[int, dict[s
 def _from_memory(sweep_dir: Path):
     import pandas as pd
 
-    parts = [np.load(p) for p in sorted((Path(sweep_dir) / MEMORY).glob("*.npy"))]
+    files = sorted((Path(sweep_dir) / MEMORY).glob("*.npy"), key=lambda p: p.stat().st_mtime)
+    parts = [np.load(p) for p in files]  # oldest first: a job written again keeps its last
     job, tag, step, value = np.concatenate(parts, axis=1) if parts else np.zeros((4, 0))
     tags = np.asarray(TAGS)[tag.astype(np.int64)]
-    return pd.DataFrame({"job": job.astype(np.int64), "tag": tags, "step": step, "value": value})
+    frame = pd.DataFrame({"job": job.astype(np.int64), "tag": tags, "step": step, "value": value})
+    return frame.drop_duplicates(["job", "tag", "step"], keep="last")
 
 
 def _from_events(job: int, job_dir: Path) -> list[tuple[int, str, int, float]]:
