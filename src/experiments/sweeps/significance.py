@@ -13,7 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from experiments.sweeps.replicates import config_keys, config_name, replicate_keys, replicates_word
+from experiments.sweeps.replicates import (
+    WORDS,
+    config_keys,
+    config_name,
+    replicate_keys,
+    replicates_word,
+)
 from experiments.sweeps.report import best_config, plus_minus
 
 LEVEL = 0.05
@@ -71,7 +77,8 @@ def sentence(comparison: Comparison, axes: list[str], metric: str) -> str:
     y = comparison.runner_up_values
     spread = plus_minus(float(y.mean()), float(y.std(ddof=1)))
     over = replicates_word(axes, len(y))
-    test = "paired t-test (same seeds and folds)" if comparison.paired else "Welch t-test"
+    same = " and ".join(f"{WORDS[k]}s" for k in replicate_keys(axes))
+    test = f"paired t-test (same {same})" if comparison.paired else "Welch t-test"
     p = comparison.p
     verdict = (
         "the best is better at the 5 % level"
