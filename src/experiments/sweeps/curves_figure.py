@@ -25,6 +25,14 @@ def _ranked(curves, table, metric: str, mode: str, best: str | None) -> list[str
     return [best, *(c for c in ranked if c != best)] if best in ranked else ranked
 
 
+def _each(rows) -> list[np.ndarray]:
+    """One (step, value) array per job of these rows (sorted by job, then step)."""
+    if rows is None:
+        return []
+    jobs, points = rows["job"].to_numpy(), rows[["step", "value"]].to_numpy(dtype=float)
+    return np.split(points, np.flatnonzero(np.diff(jobs)) + 1)
+
+
 def save(path: Path, frame, curves, table, metric: str, mode: str, best: str | None) -> None:
     from matplotlib.collections import LineCollection
 
@@ -35,13 +43,16 @@ def save(path: Path, frame, curves, table, metric: str, mode: str, best: str | N
     tags = [t for t in TAGS if t in set(frame["tag"])] or list(TAGS[:1])
     fig, axes = plt.subplots(1, len(tags), figsize=(7 * len(tags), 5), squeeze=False)
     colours = plt.get_cmap("tab10")
+    drawn = curves[curves["configuration"].isin(shown)].sort_values(["job", "step"], kind="stable")
+    lines = dict(tuple(drawn.groupby(["configuration", "tag"], sort=False)))
+    bands = dict(tuple(frame[frame["configuration"].isin(shown)].groupby(["configuration", "tag"])))
     for ax, tag in zip(axes[0], tags, strict=True):
         for i, name in enumerate(shown):
             colour, thick = colours(i % 10), name == best
-            mine = curves[(curves["configuration"] == name) & (curves["tag"] == tag)]
-            faint = [g[["step", "value"]].to_numpy() for _, g in mine.groupby("job")]
-            ax.add_collection(LineCollection(faint, colors=[colour], alpha=0.25, linewidths=0.8))
-            band = frame[(frame["configuration"] == name) & (frame["tag"] == tag)]
+            ax.add_collection(
+                LineCollection(_each(lines.get((name, tag))), colors=[colour], alpha=0.25, lw=0.8)
+            )
+            band = bands.get((name, tag), frame.iloc[:0])
             steps, mean = band["step"].to_numpy(), band["mean"].to_numpy()
             spread = np.nan_to_num(band["std"].to_numpy())
             ax.fill_between(steps, mean - spread, mean + spread, color=colour, alpha=0.2, lw=0)
