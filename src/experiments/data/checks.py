@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from experiments.data.folds import check_folds
 from experiments.data.reader import table_for_config
 from experiments.errors import ConfigError
 
@@ -26,6 +27,7 @@ def check_data(data) -> str | None:
             f"data.batch_size={batch_size!r} is not allowed: use a positive integer, "
             "or null for the full batch"
         )
+    check_folds(data.get("folds"), data.get("fold"))
     if "target_scaling" in data:
         check_target_scaling(data.target_scaling)
     table = table_for_config(data)

@@ -12,6 +12,7 @@ import numpy as np
 from experiments.data.base import ArrayDataModule, Splits
 from experiments.data.checks import check_target_scaling
 from experiments.data.encoder import Encoder
+from experiments.data.folds import check_folds, fold_indices
 from experiments.data.prepare import RawTable, ReadOptions
 from experiments.data.splits import split_indices
 from experiments.tasks import make_task
@@ -23,7 +24,8 @@ class FrameDataModule(ArrayDataModule):
     """Subclasses say where the table comes from (`read`).
 
     Splits as the heart lesson: test 20 %, random_state 42; validation carved (stratified when
-    every class allows it) from the remaining rows. The encoder (one-hot categories, imputed
+    every class allows it) from the remaining rows, or, with `folds`, fold `fold` of them
+    (`experiments.data.folds`). The encoder (one-hot categories, imputed
     values), the input scaler and, with `target_scaling=standard`, a regression's target mean
     and standard deviation are fitted on the training rows only.
     """
@@ -39,6 +41,8 @@ class FrameDataModule(ArrayDataModule):
         test_size: float = 0.2,
         val_size: float = 0.2,
         split_seed: int = 42,
+        folds: int | None = None,
+        fold: int | None = None,
         scaling: str = "standard",
         target_scaling: str = "none",
         **kwargs,
@@ -57,6 +61,8 @@ class FrameDataModule(ArrayDataModule):
             )
         )
         check_target_scaling(target_scaling)
+        check_folds(folds, fold)
+        self.folds, self.fold = folds, fold
         self.split_seed = split_seed
         self.target_scaling = target_scaling
         self.table: RawTable | None = None
@@ -69,13 +75,16 @@ class FrameDataModule(ArrayDataModule):
         for note in table.notes:
             log.info("%s", note)
         classes = len(table.classes) if table.classes else 0
-        train, val, test = split_indices(
-            table.labels,
-            classes,
-            self.options.test_size,
-            self.options.val_size,
-            self.split_seed,
-        )
+        test_size, seed = self.options.test_size, self.split_seed
+        if self.folds:  # data.fold of data.folds validates; the test split is the same
+            train, val, test = fold_indices(
+                table.labels, classes, test_size, self.folds, self.fold, seed
+            )
+            log.info("cross-validation: fold %d of %d validates", self.fold, self.folds)
+        else:
+            train, val, test = split_indices(
+                table.labels, classes, test_size, self.options.val_size, seed
+            )
         self.encoder = Encoder.fit(table.frame, table.text_columns, self.options.missing, train)
         for column, categories in self.encoder.categories.items():
             shown = ", ".join(categories[:5]) + (", ..." if len(categories) > 5 else "")

@@ -38,13 +38,21 @@ def check_fractions(test_size: float, val_size: float) -> None:
             raise ConfigError(f"{key}={value!r} is not allowed: use a fraction between 0 and 1")
 
 
+def test_split(n: int, test_size: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(the other rows, the test rows) of n rows: the held-out test split, as the lesson cuts it."""
+    from sklearn.model_selection import train_test_split
+
+    fit, test = train_test_split(np.arange(n), test_size=test_size, random_state=seed)
+    return fit, test
+
+
 def split_indices(
     codes: np.ndarray, classes: int, test_size: float, val_size: float, seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(train, validation, test) row indices; `classes` = 0 for regression (no stratification)."""
     from sklearn.model_selection import train_test_split
 
-    fit, test = train_test_split(np.arange(len(codes)), test_size=test_size, random_state=seed)
+    fit, test = test_split(len(codes), test_size, seed)
     stratify = None
     if classes:
         counts = np.bincount(codes[fit].astype(np.int64), minlength=classes)

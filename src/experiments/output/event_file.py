@@ -63,6 +63,10 @@ class EventFileRun:
         event.summary.CopyFrom(summary)
         self.records.append(self._record(event))
 
+    def log_summary(self, summary: summary_pb2.Summary, step: int) -> None:
+        """Any summary at `step`, e.g. a Custom Scalars layout (`experiments.sweeps.mean_runs`)."""
+        self._add(step, summary)
+
     def log_metrics(self, metrics: dict[str, float], step: int) -> None:
         # Filled in place: building Values and a Summary to pass in copies each of them.
         event = event_pb2.Event(wall_time=self.wall_time, step=step)

@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from experiments.sweeps.values import SEED, plus_minus, show, sort_key
+from experiments.sweeps.replicates import WORDS, config_keys, replicate_keys, replicates_word
+from experiments.sweeps.values import plus_minus, show, sort_key
 
 BEST = "red"
 
@@ -37,7 +38,7 @@ def picture(table, axes: list[str], metric: str, mode: str, best: dict[str, Any]
     swept values of the best configuration (with `job` when it is a job)."""
     from experiments.figures import plt
 
-    plotted = [k for k in axes if k != SEED][:2]
+    plotted = config_keys(axes)[:2]
     averaged = [k for k in axes if k not in plotted]
     values = [sorted(table[k].unique(), key=sort_key) for k in plotted]
     width = min(20.0, max(7.0, 1.5 * len(values[0]) + 3)) if values else 7.0
@@ -48,11 +49,11 @@ def picture(table, axes: list[str], metric: str, mode: str, best: dict[str, Any]
     elif plotted:
         _line(ax, table, plotted[0], values[0], metric, best or {})
     else:
-        _jobs(ax, table, metric, best or {}, seeds=SEED in axes)
+        _jobs(ax, table, metric, best or {}, replicate_keys(axes))
     better = "lower" if mode == "min" else "higher"
     title = f"{metric} over the sweep ({better} is better; ★ best)"
     if averaged:  # 'mean ± std over model.init, 3 seeds'
-        over = [f"{table[k].nunique()} seeds" if k == SEED else k for k in averaged]
+        over = [f"{table[k].nunique()} {WORDS[k]}s" if k in WORDS else k for k in averaged]
         title += f"\nmean ± std over {', '.join(over)}"
     ax.set_title(title)
     fig.tight_layout()
@@ -142,7 +143,7 @@ def _line(ax, table, x, xs, metric, best) -> None:
     ax.legend()
 
 
-def _jobs(ax, table, metric, best, seeds: bool) -> None:
+def _jobs(ax, table, metric, best, replicates: list[str]) -> None:
     import pandas as pd
 
     done = table["status"] == "completed"
@@ -154,12 +155,13 @@ def _jobs(ax, table, metric, best, seeds: bool) -> None:
         if not ok:
             ax.text(p, 0.03, status, transform=ax.get_xaxis_transform(), ha="center", color=BEST)
     names = [f"job {j}" for j in table["job"]]
-    if seeds:  # one configuration: its mean and spread over the seeds
-        names = [f"{n}\nseed {show(s)}" for n, s in zip(names, table[SEED], strict=True)]
+    if replicates:  # one configuration: its mean and spread over the seeds (or folds)
+        for key in replicates:
+            names = [f"{n}\n{WORDS[key]} {show(s)}" for n, s in zip(names, table[key], strict=True)]
         finite = pd.Series(values).dropna()
         mean, std, count = finite.mean(), finite.std(), len(finite)
         if count:
-            text = f"★ mean over {count} seeds: {plus_minus(mean, std)}"
+            text = f"★ mean over {replicates_word(replicates, count)}: {plus_minus(mean, std)}"
             ax.axhline(mean, color=BEST, label=text)
             if count > 1:
                 ax.axhspan(mean - std, mean + std, color=BEST, alpha=0.15, label="± std")

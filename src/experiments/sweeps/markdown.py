@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments.sweeps.values import SEED, plus_minus, show
+from experiments.sweeps.replicates import config_keys, replicate_keys
+from experiments.sweeps.values import plus_minus, show
 
 
 def md_table(frame, right: list[str]) -> list[str]:
@@ -44,9 +45,10 @@ def markdown(table, axes, configs, best, shared, metric: str, mode: str, name: s
     lines += md_table(shown, [c for c in shown.columns if is_numeric_dtype(shown[c])])
     lines += ["", best or f"No completed job has {metric}."]
     if configs is not None:
-        keys = [k for k in axes if k != SEED]
+        keys = config_keys(axes)
         shown = config_table(configs, keys, metric)
         left = [k for k in keys if not is_numeric_dtype(configs[k])]
-        lines += ["", "## By configuration: mean ± std over seeds (n completed)", ""]
+        over = " and ".join(f"{k.removeprefix('data.')}s" for k in replicate_keys(axes))
+        lines += ["", f"## By configuration: mean ± std over {over} (n completed)", ""]
         lines += md_table(shown, [c for c in shown.columns if c not in left])
     return "\n".join(lines) + "\n"

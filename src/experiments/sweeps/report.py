@@ -35,7 +35,9 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from experiments.sweeps.values import SEED, is_number, plus_minus, show, sort_key
+from experiments.sweeps.best import best_config, best_job
+from experiments.sweeps.replicates import REPLICATES, config_keys, only_replicates, replicates_word
+from experiments.sweeps.values import is_number, plus_minus, show, sort_key
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +114,7 @@ def collect(sweep_dir: Path):
 def swept_keys(table) -> list[str]:
     """Override keys whose value differs between jobs: preferred axes first, seed last."""
     keys = [k for k in table.attrs.get("keys", []) if table[k].nunique(dropna=False) > 1]
-    rank = {key: i for i, key in enumerate([*PREFERRED_AXES, None, SEED])}
+    rank = {key: i for i, key in enumerate([*PREFERRED_AXES, None, *REPLICATES])}
     return sorted(keys, key=lambda k: rank.get(k, rank[None]))  # stable: others keep their order
 
 
@@ -139,7 +141,7 @@ def by_config(table, axes: list[str], metric: str):
     import pandas as pd
     from scipy import stats
 
-    keys = [k for k in axes if k != SEED]
+    keys = config_keys(axes)
     metrics = [c for c in ordered_columns(table, axes, metric) if "/" in c and c not in axes]
     metrics = [c for c in metrics if pd.api.types.is_numeric_dtype(table[c])]
     rows = []
@@ -157,26 +159,6 @@ def by_config(table, axes: list[str], metric: str):
     return pd.DataFrame(sorted(rows, key=lambda row: [sort_key(row[k]) for k in keys]))
 
 
-def _pick(frame, column: str, mode: str):
-    """The row with the best value in `column`, or None."""
-    if column not in frame.columns or frame[column].isna().all():
-        return None
-    return frame.loc[frame[column].idxmin() if mode == "min" else frame[column].idxmax()]
-
-
-def best_job(table, metric: str, mode: str):
-    """The completed job with the best value of `metric` (a validation metric), or None."""
-    return _pick(table[table["status"] == "completed"], metric, mode)
-
-
-def best_config(configs, metric: str, mode: str):
-    """The configuration with the best mean over its seeds, among those whose every seed
-    completed if there are any; None when no configuration has a mean."""
-    whole = configs[configs["n"] == configs["jobs"].str.split().str.len()]
-    best = _pick(whole, f"{metric}_mean", mode)
-    return best if best is not None else _pick(configs, f"{metric}_mean", mode)
-
-
 def _best(table, axes: list[str], configs, metric: str, mode: str):
     """(the best line, the best's swept values for the picture), or (None, None)."""
     tests = [c for c in table.columns if c.startswith("test/")]
@@ -187,28 +169,32 @@ def _best(table, axes: list[str], configs, metric: str, mode: str):
         scores = ", ".join(f"{c} {show(best[c])}" for c in tests if is_number(best[c]))
         line = f"best job {best['job']} by {metric} = {best[metric]:.4g}: {best['overrides']}"
         return f"{line} ({scores})", {k: best[k] for k in ["job", *axes]}
-    keys = [k for k in axes if k != SEED]
-    name = " ".join(f"{k}={show(best[k], True)}" for k in keys) or "every job (only seed varies)"
+    keys = config_keys(axes)
+    name = " ".join(f"{k}={show(best[k], True)}" for k in keys) or only_replicates(axes)
     tests = [c for c in tests if f"{c}_mean" in best.index]  # numbers only
     stats = {c: plus_minus(best[f"{c}_mean"], best[f"{c}_std"]) for c in [metric, *tests]}
     scores = ", ".join(f"{c} {text}" for c, text in stats.items() if c != metric and text)
-    seeds = f"{best['n']} seed{'s' if best['n'] != 1 else ''}"
+    seeds = replicates_word(axes, best["n"])
     line = f"best configuration by mean {metric} over {seeds}: {name} = {stats[metric]}"
     return f"{line}{'; ' * bool(scores)}{scores} (jobs {best['jobs']})", {k: best[k] for k in keys}
 
 
 def _write(sweep_dir: Path, metric: str, mode: str):
     """Write the report's files at the sweep root; return (table, configs, best line)."""
+    from experiments.sweeps import curves as sweep_curves
     from experiments.sweeps import figures as sweep_figures
     from experiments.sweeps import markdown as sweep_markdown
+    from experiments.sweeps.significance import significance_line
 
     table = collect(sweep_dir)
     axes = swept_keys(table)
     shared = [f"{k}={show(table[k].iloc[0], True)}" for k in table.attrs["keys"] if k not in axes]
     table = table[ordered_columns(table, axes, metric)]
-    seeded = SEED in axes and (table["status"] == "completed").any()
+    seeded = bool(set(REPLICATES) & set(axes)) and (table["status"] == "completed").any()
     configs = by_config(table, axes, metric) if seeded else None
     best, best_values = _best(table, axes, configs, metric, mode)
+    tested = significance_line(table, axes, configs, metric, mode) if best and seeded else None
+    best = f"{best}\n\n{tested}" if tested else best  # a paragraph of summary.md, a log line
     table.to_csv(sweep_dir / "summary.csv", index=False)
     (sweep_dir / "summary_by_config.csv").unlink(missing_ok=True)  # an earlier report's
     if configs is not None:
@@ -218,6 +204,8 @@ def _write(sweep_dir: Path, metric: str, mode: str):
     )
     (sweep_dir / "summary.md").write_text(markdown)
     sweep_figures.save(sweep_dir / "summary.png", table, axes, metric, mode, best_values)
+    if seeded:  # replicates: their learning curves
+        sweep_curves.write(sweep_dir, table, axes, metric, mode, best_values)
     return table, configs, best
 
 
@@ -232,9 +220,10 @@ def report(sweep_dir: Path, metric: str = "val/loss", mode: str = "min") -> int:
     table, configs, best = _write(Path(sweep_dir), metric, mode)
     log.info("sweep summary: %s", md := Path(sweep_dir) / "summary.md")
     if configs is not None:
-        log.info("per configuration (seeds): %s", md.with_name("summary_by_config.csv"))
+        log.info("per configuration (replicates): %s", md.with_name("summary_by_config.csv"))
     if best:
-        log.info("%s", best)
+        for line in best.split("\n\n"):  # the best, and whether it is really better
+            log.info("%s", line)
     elif (table["status"] == "completed").any():
         log.warning("no completed job has %s: no best job", metric)
     unfinished = table[table["status"] != "completed"]

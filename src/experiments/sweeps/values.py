@@ -7,7 +7,7 @@ import math
 import numbers
 from typing import Any
 
-SEED = "seed"
+CURVE_TAGS = ("val/loss", "train/loss")  # the learning curves drawn over replicates
 
 
 def is_number(value: Any) -> bool:

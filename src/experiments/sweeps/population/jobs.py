@@ -26,6 +26,7 @@ from experiments.atomic import one_sync_at_the_end, write_bytes_atomic
 from experiments.errors import DivergedError
 from experiments.output.event_file import EventFileRun
 from experiments.run.results import finish_run, hparams_of, write_metrics
+from experiments.sweeps.curves import save_population
 
 log = logging.getLogger(__name__)
 
@@ -255,15 +256,24 @@ def _write_slice(args: tuple[str, int, int]) -> int:
     mine = range(start, len(records.members), step)
     every = max(1, len(mine) // 10)
     jobs = sum(len(member.jobs) for member in records.members)
-    written = 0
+    written, curves = 0, []
     with one_sync_at_the_end():
         for i, m in enumerate(mine, 1):
             for record in records.of_member(m):
                 write_job(Path(sweep_dir), record)
                 written += 1
+                curves.append((record.job["job"], population_curves(record)))
             if start == 0 and i % every == 0 and i < len(mine):
                 log.info("job folders: about %d of %d written", written * step, jobs)
+        first = records.members[start].jobs[0]["job"] if mine else start
+        save_population(Path(sweep_dir), f"{first}-{start}", curves)  # the report's curves
     return written
+
+
+def population_curves(record: JobRecord) -> dict[str, list[tuple[int, float]]]:
+    """A grid point's logged `train/loss` and `val/loss`, as the report's curves take them."""
+    val = [(step, values["val/loss"]) for step, values in record.validation if "val/loss" in values]
+    return {"train/loss": record.train_loss, "val/loss": val}
 
 
 def _usual_signals() -> None:
