@@ -92,22 +92,41 @@ def _is_image_name(path: Path) -> bool:
     return path.suffix.lower() in EXTENSIONS
 
 
-def folder_path(key: str, value: object) -> Path:
-    """`key`=value as an existing folder, or a one-line error (a CSV file: the table experiment)."""
+def image_files_under(folder: Path) -> tuple[list[Path], list[Path]]:
+    """(the PNG and JPEG files, the other files) anywhere under `folder`, sorted, hidden files
+    and folders left out."""
+    found = [
+        p
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not any(q.startswith(".") for q in p.relative_to(folder).parts)
+    ]
+    return [p for p in found if _is_image_name(p)], [p for p in found if not _is_image_name(p)]
+
+
+def skipped_note(skipped: list[Path] | tuple[Path, ...], root: Path) -> str:
+    """The log line about files left out for their extension."""
+    shown = ", ".join(str(p.relative_to(root)) for p in skipped[:5])
+    more = ", ..." if len(skipped) > 5 else ""
+    return f"skipped {len(skipped)} files that are not PNG or JPEG: {shown}{more}"
+
+
+def folder_path(key: str, value: object, wanted: str) -> Path:
+    """`key`=value as an existing folder, or one line saying what `wanted` is (a CSV file:
+    which experiment trains on it)."""
     path = Path(str(value)).expanduser()
     if path.is_file():
         hint = (
-            " (a CSV trains with experiment=table data.path=FILE data.target=COLUMN)"
+            "; a CSV trains with experiment=table data.path=FILE data.target=COLUMN"
             if path.suffix.lower() == ".csv"
             else ""
         )
-        raise DataError(
-            f"{key}={path} is a file, not a folder: images are read from a folder holding one "
-            f"sub-folder per class, e.g. DIR/cat/1.png, DIR/dog/2.jpg{hint}"
-        )
+        raise DataError(f"{key}={path} is a file, not a folder: give {wanted}{hint}")
     if not path.is_dir():
-        raise DataError(f"{key}={path} does not exist: give a folder of images")
+        raise DataError(f"{key}={path} does not exist: give {wanted}")
     return path
+
+
+CLASS_FOLDERS = "a folder holding one sub-folder of images per class, e.g. DIR/cat/1.png"
 
 
 def list_image_folder(root: Path) -> Listing:
@@ -128,19 +147,14 @@ def list_image_folder(root: Path) -> Listing:
         )
     files, labels, skipped = [], [], []
     for index, folder in enumerate(folders):
-        found = [
-            p
-            for p in sorted(folder.rglob("*"))
-            if p.is_file() and not any(q.startswith(".") for q in p.relative_to(folder).parts)
-        ]
-        images = [p for p in found if _is_image_name(p)]
+        images, others = image_files_under(folder)
         if not images:
             raise DataError(
                 f"{folder} holds no PNG or JPEG files: add the class's images, or remove the folder"
             )
         files += images
         labels += [index] * len(images)
-        skipped += [p for p in found if not _is_image_name(p)]
+        skipped += others
     classes = tuple(f.name for f in folders)
     return Listing(root, classes, tuple(files), tuple(labels), tuple(skipped))
 
@@ -182,7 +196,7 @@ def read_image(path: Path, options: ImageOptions) -> tuple[np.ndarray, bool, boo
 
 def read_image_folder(path: str | Path, options: ImageOptions) -> ImageFolder:
     """The checked images under the folder `path` (see the module's docstring)."""
-    listing = list_image_folder(folder_path("data.path", path))
+    listing = list_image_folder(folder_path("data.path", path, CLASS_FOLDERS))
     needed = minimum_rows(options.test_size, options.val_size)
     if len(listing.files) < needed:
         raise DataError(
@@ -207,11 +221,7 @@ def _read_listing(listing: Listing, stamps: tuple, options: ImageOptions) -> Ima
         f"{options.color} (data.image_size, data.color)"
     ]
     if listing.skipped:
-        shown = ", ".join(str(p.relative_to(listing.root)) for p in listing.skipped[:5])
-        more = ", ..." if len(listing.skipped) > 5 else ""
-        notes.append(
-            f"skipped {len(listing.skipped)} files that are not PNG or JPEG: {shown}{more}"
-        )
+        notes.append(skipped_note(listing.skipped, listing.root))
     labels = np.asarray(listing.labels, dtype=np.int64)
     return ImageFolder(
         str(listing.root), pixels, labels, list(listing.classes), list(listing.files), notes

@@ -29,6 +29,7 @@ from experiments.tasks import RawPredict, make_task, task_from_state
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class ImageScaler:
     """x_model = (pixel - mean[channel]) / std[channel], pixels as read (0-255), shaped as the
