@@ -86,6 +86,21 @@ def test_class_names_and_image_settings_travel_in_the_checkpoint(runs) -> None:
     assert data["images"] == {"image_size": [16, 16], "color": "grayscale"}
 
 
+def test_a_checkpoint_is_evaluated_again_with_its_own_normalisation(runs, shapes, tmp_path) -> None:
+    metrics, ckpt = runs["scratch"]
+    cfg = compose_run(
+        tmp_path,
+        "experiment=images",
+        f"data.path={shapes}",
+        *SIZE,
+        "train=false",
+        f"ckpt_path={ckpt}",
+    )
+    again = train(cfg)
+    assert again["test/acc"] == metrics["test/acc"]
+    assert again["test/loss"] == pytest.approx(metrics["test/loss"], rel=1e-6)
+
+
 def test_every_image_is_converted_to_one_size_and_colour(shapes) -> None:
     """Every third image is grayscale (converted to rgb), every seventh 20x20 (resized)."""
     folder = read_image_folder(shapes, ImageOptions((24, 24), "rgb"))
