@@ -13,6 +13,7 @@ data module reads it again through the same cache, so each image is decoded once
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -42,8 +43,7 @@ class ImageOptions:
     @classmethod
     def from_config(cls, data) -> ImageOptions:
         size = data.get("image_size")
-        if not isinstance(size, (int, str, float)) and size is not None:
-            size = list(size)
+        size = list(size) if isinstance(size, Sequence) and not isinstance(size, str) else size
         return cls(
             _image_size(size),
             data.get("color", "rgb"),
@@ -203,7 +203,7 @@ def read_image_folder(path: str | Path, options: ImageOptions) -> ImageFolder:
             f"{listing.root} holds {len(listing.files)} images: the test ({options.test_size}) "
             f"and validation ({options.val_size}) splits need at least {needed}"
         )
-    stamps = tuple((p.stat().st_mtime_ns, p.stat().st_size) for p in listing.files)
+    stamps = tuple((s.st_mtime_ns, s.st_size) for s in (p.stat() for p in listing.files))
     return _read_listing(listing, stamps, options)
 
 

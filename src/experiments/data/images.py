@@ -100,9 +100,8 @@ class ImageFolderDataModule(ArrayDataModule):
     ) -> None:
         super().__init__(scaling=scaling, **kwargs)
         self.path = Path(path).expanduser()
-        size = image_size if isinstance(image_size, int) else list(image_size)
         self.options = ImageOptions.from_config(
-            dict(image_size=size, color=color, test_size=test_size, val_size=val_size)
+            dict(image_size=image_size, color=color, test_size=test_size, val_size=val_size)
         )
         check_layout(layout)
         check_scaling(scaling)
