@@ -16,6 +16,7 @@ import pytest
 import torch
 import yaml
 from helpers import CHECKPOINTS_ONLY, CONF, run_cli
+from helpers.images import draw_shapes
 
 from experiments.data.csv import packaged_heart_csv
 from experiments.run.training import train
@@ -105,6 +106,48 @@ DATA = {
 }
 
 
+def _image_folder(tmp: Path, kinds=("circle", "square")) -> Path:
+    return draw_shapes(tmp / "images", per_class=5, side=8, kinds=kinds)
+
+
+def _not_an_image(tmp: Path) -> Path:
+    root = _image_folder(tmp)
+    (root / "square" / "notes.png").write_text("not a picture\n")
+    return root
+
+
+def images_row(folder: Callable[[Path], Path], message: str, experiment: str = "images") -> Bad:
+    return Bad(
+        lambda tmp, ckpt: [f"experiment={experiment}", f"data.path={folder(tmp)}"],
+        message,
+        one_line=True,
+    )
+
+
+IMAGES = {
+    "images: empty folder": images_row(
+        lambda tmp: (tmp / "empty").mkdir() or tmp / "empty", "empty holds no class folders"
+    ),
+    "images: one class": images_row(
+        lambda tmp: _image_folder(tmp, kinds=("circle",)),
+        "holds one class folder only (circle): a classifier needs at least two",
+    ),
+    "images: not an image": images_row(
+        _not_an_image, "square/notes.png is not an image Pillow can read"
+    ),
+    "images: a CSV": images_row(
+        lambda tmp: heart_csv(tmp, lambda f: f),
+        "user.csv is a file, not a folder: give a folder holding one sub-folder of images per "
+        "class, e.g. DIR/cat/1.png; a CSV trains with experiment=table",
+    ),
+    "table: a folder of images": images_row(
+        _image_folder,
+        "is a folder of images, not a CSV file: train on it with experiment=images",
+        experiment="table",
+    ),
+}
+
+
 def _not_a_checkpoint(tmp: Path, ckpt: Path) -> Path:
     (path := tmp / "notes.ckpt").write_text("these are my notes\n")
     return path
@@ -153,9 +196,15 @@ PREDICT = {
         "predict.py",
         fast=False,
     ),
+    "predict input_dir with a table model": Bad(
+        lambda tmp, ckpt: [f"ckpt_path={ckpt}", f"input_dir={tmp}"],
+        "input_dir is for a model trained on images, and this one was trained on a table",
+        "predict.py",
+        fast=False,
+    ),
 }
 
-TABLE = {**CONFIG, **DATA, **CHECKPOINTS, **PREDICT}
+TABLE = {**CONFIG, **DATA, **IMAGES, **CHECKPOINTS, **PREDICT}
 
 
 @pytest.fixture(scope="module")

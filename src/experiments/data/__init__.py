@@ -1,9 +1,10 @@
 """Lesson data modules: inline tables (XOR, AND, linear, scores), labelled CSVs (heart, any user's
-table) and scikit-learn's bundled tables (iris, digits).
+table), scikit-learn's bundled tables (iris, digits) and a user's folder of images.
 
 The modules are imported on first use (`experiments.data.CsvDataModule`, as the configs name
 them), so the torch-free readers here (`reader`, `prepare`, `cells`, `labels`, `splits`,
-`encoder`) load without Lightning: the config checks read a CSV before torch is imported.
+`encoder`, `image_folder`) load without Lightning: the config checks read a CSV, or a folder of
+images, before torch is imported.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 _MODULES = {
     "BundledDataModule": "experiments.data.bundled",
     "CsvDataModule": "experiments.data.csv",
+    "ImageFolderDataModule": "experiments.data.images",
     "TableDataModule": "experiments.data.table",
 }
 __all__ = list(_MODULES)

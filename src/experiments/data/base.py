@@ -75,7 +75,7 @@ class ArrayDataModule(L.LightningDataModule):
         self.splits = self.load_splits()
         self.task.fit(self.splits.y_train)
         names = self.feature_names or [f"x{i}" for i in range(self.splits.x_train.shape[1])]
-        self.scaler = Scaler.fit(self.splits.x_train, self.scaling, names)
+        self.scaler = self.fit_scaler(self.splits.x_train, names)
         self.encoder = self.encoder or Encoder.numeric(names)
         rows = len(self.splits.x_train)
         if self.batch_size is not None and self.batch_size >= rows > 1:
@@ -85,6 +85,10 @@ class ArrayDataModule(L.LightningDataModule):
                 self.batch_size,
                 rows,
             )
+
+    def fit_scaler(self, x_train: np.ndarray, names: list[str]) -> Scaler:
+        """The input scaling fitted on the training rows (`data.scaling`); images: per channel."""
+        return Scaler.fit(x_train, self.scaling, names)
 
     # Scaled when asked for, so a scaler restored from a checkpoint applies.
     @property

@@ -4,7 +4,7 @@ Rows come from `inputs=[[...]]` (values in the model's column order) or `input_c
 (columns by name: a header is required, extra columns such as an id or the label are ignored).
 Cells are read as training read them (`Encoder.check`): a number column holds numbers, text
 columns are one-hot encoded with the training categories, and empty cells follow the training
-run's `data.missing`.
+run's `data.missing`. A model trained on images predicts image files (`predict_images`).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from experiments.run.checkpoints import (
     preprocessing_from_checkpoint,
     read_checkpoint,
 )
+from experiments.run.predict_images import is_image_checkpoint, predict_images
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,13 @@ def read_inputs(cfg: DictConfig, encoder: Encoder) -> tuple[pd.DataFrame, Where,
 def predict(cfg: DictConfig) -> pd.DataFrame:
     """Return the predictions as a pandas DataFrame and write `<output_dir>/predictions.csv`."""
     checkpoint = read_checkpoint(cfg.ckpt_path)
+    if is_image_checkpoint(checkpoint):
+        return predict_images(cfg, checkpoint)
+    if cfg.get("input_dir") is not None:
+        raise ConfigError(
+            "input_dir is for a model trained on images, and this one was trained on a table: "
+            "give 'inputs=[[...]]' or input_csv=FILE"
+        )
     preprocessing = preprocessing_from_checkpoint(checkpoint)
     frame, where, source = read_inputs(cfg, preprocessing.encoder)
     frame = preprocessing.encoder.check(frame, where, source)
