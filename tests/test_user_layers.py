@@ -101,7 +101,7 @@ def test_compare_passes_a_right_backward(folder: Path) -> None:
     args = [*XOR, *QUIET, "compare=true", "model.activation=my_layers.Swish"]
     done = in_folder(folder, "train.py", *args, "trainer.max_steps=300")
     assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
-    metrics = read_metrics(folder / "run")["metrics"]
+    metrics = read_metrics(folder / "run")
     assert metrics["parity/max_grad_diff"] < 1e-5
     assert metrics["parity/max_weight_diff"] < 1e-5
 
@@ -111,7 +111,7 @@ def test_the_mlp_trains_xor_through_the_users_forward(folder: Path) -> None:
     args = [*XOR, *QUIET, "model=mlp", "model.activation=my_layers.Swish"]
     done = in_folder(folder, "train.py", *args)
     assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
-    metrics = read_metrics(folder / "run")["metrics"]
+    metrics = read_metrics(folder / "run")
     assert metrics["train/loss"] < 1e-3
     assert metrics["test/acc"] == 1
 

@@ -126,10 +126,10 @@ def check_config(cfg: DictConfig) -> None:
     for key, value in model_defaults(cfg.model, task).items():
         cfg.model[key] = value
     arch = Architecture.from_config(cfg.model)
-    arch.check()
-    for key in ("activation", "output_activation"):
+    for key in ("activation", "output_activation"):  # first: what the other checks name
         if is_layer_path(name := getattr(arch, key)):  # a layer of the user's own
             check_layer_path(f"model.{key}", name)
+    arch.check()
     if (ckpt := cfg.get("ckpt_path")) and not Path(ckpt).expanduser().is_file():
         raise missing_checkpoint(ckpt)
     _check_compare(cfg)
