@@ -14,6 +14,7 @@ from helpers import (
     multirun,
     read_metrics,
     run_cli,
+    the_one_error_line,
 )
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from tensorboard.plugins.custom_scalar import layout_pb2
@@ -170,15 +171,6 @@ def test_resume_continues_both_networks_and_the_maxima_exactly(make_cfg) -> None
 def test_config_refusals(make_cfg, overrides, says) -> None:
     with pytest.raises(ConfigError, match=re.escape(says)):
         check_config(make_cfg("experiment=xor", *overrides))
-
-
-def the_one_error_line(done) -> str:
-    """The CLI failed as a user error: exit status 1, no traceback, one logged error line."""
-    output = done.stdout + done.stderr
-    assert done.returncode == 1 and "Traceback" not in output, output[-2000:]
-    errors = [line for line in output.splitlines() if "[ERROR]" in line]
-    assert len(errors) == 1, output[-2000:]
-    return errors[0]
 
 
 BROKEN_SIGMOID = """

@@ -1,7 +1,8 @@
 """The model keys both models take (`conf/model/_architecture.yaml`) and the names they may hold.
 
 Torch-free: the config checks read it before anything heavy is imported, the two layer sets
-(`models/scratch_layers.py`, `models/mlp.py`) key their classes by these names, and checkpoints,
+(`core/layers.py`, `models/mlp.py`) key their classes by these names (an activation may also be
+a dotted path to a class of the user's own: `experiments.layer_paths`), and checkpoints,
 TensorBoard's HParams and error messages describe a model through `Architecture`.
 """
 
@@ -13,6 +14,7 @@ from numbers import Real
 from typing import Any
 
 from experiments.errors import ConfigError
+from experiments.layer_paths import is_layer_path
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "identity", "softmax")
 OUTPUT_ONLY_ACTIVATIONS = ("softmax",)
@@ -73,8 +75,8 @@ class Architecture:
                 "use a list of positive widths, e.g. [4], or [] for one neuron"
             )
         hidden_names = tuple(a for a in ACTIVATIONS if a not in OUTPUT_ONLY_ACTIVATIONS)
-        _one_of("model.activation", self.activation, hidden_names)
-        _one_of("model.output_activation", self.output_activation, ACTIVATIONS)
+        _activation("model.activation", self.activation, hidden_names)
+        _activation("model.output_activation", self.output_activation, ACTIVATIONS)
         _one_of("model.loss", self.loss, LOSSES)
         _one_of("model.init", self.init, INITS)
         _one_of("model.optimizer", self.optimizer, OPTIMIZERS)
@@ -133,6 +135,12 @@ def _fraction(key: str, value: object) -> None:
         raise ConfigError(f"{key}={value!r} is not allowed: use a number in [0, 1)")
 
 
-def _one_of(key: str, value: object, allowed: tuple[str, ...]) -> None:
+def _one_of(key: str, value: object, allowed: tuple[str, ...], extra: str = "") -> None:
     if value not in allowed:
-        raise ConfigError(f"{key}={value!r} is unknown: choose one of {', '.join(allowed)}")
+        raise ConfigError(f"{key}={value!r} is unknown: choose one of {', '.join(allowed)}{extra}")
+
+
+def _activation(key: str, value: object, allowed: tuple[str, ...]) -> None:
+    """A built-in name, or a layer of the user's own as module.Class (see layer_paths)."""
+    if not is_layer_path(value):
+        _one_of(key, value, allowed, ", or a layer of your own as module.Class (my_layers.Swish)")

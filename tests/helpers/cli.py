@@ -34,6 +34,15 @@ def run_cli(
     return run_script(script, *args, f"hydra.run.dir={run_dir}", timeout=timeout)
 
 
+def the_one_error_line(done: subprocess.CompletedProcess) -> str:
+    """The CLI failed as a user error: exit status 1, no traceback, one logged error line."""
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in output, output[-2000:]
+    errors = [line for line in output.splitlines() if "[ERROR]" in line]
+    assert len(errors) == 1, output[-2000:]
+    return errors[0]
+
+
 def multirun(*args: str, sweep_dir: Path, timeout: int = 300) -> subprocess.CompletedProcess:
     """`python scripts/train.py -m ARGS`, writing the sweep into sweep_dir."""
     return run_script("train.py", "-m", *args, f"hydra.sweep.dir={sweep_dir}", timeout=timeout)

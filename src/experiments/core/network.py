@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from experiments.architecture import INITS, Architecture
+from experiments.core.user_layers import layer_class
 
 
 def init_linear_(
@@ -59,5 +60,5 @@ def build_network(
         if initialise:
             init_linear_(layer.weight, layer.bias, arch.init, arch.init_std)
         is_last = i == len(sizes) - 2
-        layers += [layer, activations[arch.output_activation if is_last else arch.activation]()]
+        layers += [layer, layer_class(activations, arch, is_last)()]
     return container(*layers)

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import Tensor
 
+from experiments.core.user_layers import suspect_user_layers
 from experiments.errors import DivergedError, ParityError
 from experiments.loop import chunking
 from experiments.models.base import LessonModule
@@ -161,6 +162,8 @@ class LockstepModule(LessonModule):
         drift = float(self.weight_diffs.max())
         layer = self.names[i].split(".")[0]
         suspect = f"the backward of layer {layer} or of a layer after it is wrong"
+        if yours := suspect_user_layers(self.scratch.net, [self.names[i]]):
+            suspect += f" (most likely your {', '.join(yours)})"
         if drift == 0:
             return f"the weights were still equal, so {suspect}"
         return (

@@ -10,6 +10,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.architecture import Architecture
 from experiments.errors import ConfigError, missing_checkpoint
+from experiments.layer_paths import check_layer_path, is_layer_path
 from experiments.loop import data_parallel
 from experiments.loop.chunking import chunk_size
 from experiments.tasks import model_defaults
@@ -124,7 +125,11 @@ def check_config(cfg: DictConfig) -> None:
     task = check_data(cfg.data)
     for key, value in model_defaults(cfg.model, task).items():
         cfg.model[key] = value
-    Architecture.from_config(cfg.model).check()
+    arch = Architecture.from_config(cfg.model)
+    for key in ("activation", "output_activation"):  # first: what the other checks name
+        if is_layer_path(name := getattr(arch, key)):  # a layer of the user's own
+            check_layer_path(f"model.{key}", name)
+    arch.check()
     if (ckpt := cfg.get("ckpt_path")) and not Path(ckpt).expanduser().is_file():
         raise missing_checkpoint(ckpt)
     _check_compare(cfg)

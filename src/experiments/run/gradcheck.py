@@ -8,7 +8,7 @@ gradient of every parameter tensor (`0.weight`, `0.bias`, `2.weight`, ...) from 
 
 - central finite differences of the scratch loss, (L(w + h) - L(w - h)) / 2h with h = 1e-6, one
   element at a time (every element, or a fixed-seed sample of `MAX_FD_ELEMENTS` in a bigger
-  tensor);
+  tensor; see experiments.run.gradient_references);
 - autograd through the `torch.nn` network of the same config (`model=mlp`'s), same weights.
 The data is the whole training split as training gets it (every batch is a subset of its rows).
 
@@ -44,10 +44,9 @@ from omegaconf.errors import OmegaConfBaseException
 from experiments.errors import ConfigError, ExperimentError
 
 if TYPE_CHECKING:
-    from torch import Tensor, nn
+    from torch import Tensor
 
     from experiments.architecture import Architecture
-    from experiments.models import ScratchModule
 
 FD_STEP = 1e-6
 FD_RTOL = 1e-6
@@ -55,8 +54,6 @@ FD_NOISE = 100  # the finite-difference floor, in units of eps |L| / h
 AUTOGRAD_RTOL = 1e-10
 EPS = 2.220446049250313e-16  # float64 machine epsilon
 TINY = 1e-300
-MAX_FD_ELEMENTS = 200
-SAMPLE_SEED = 0
 SCRATCH_TARGET = "experiments.models.ScratchModule"
 
 
@@ -100,6 +97,7 @@ class GradcheckResult:
     loss: float
     autograd_loss: float
     tensors: list[TensorCheck] = field(default_factory=list)
+    suspects: list[str] = field(default_factory=list)  # user layers a failure points to
 
     @property
     def failing(self) -> list[str]:
@@ -125,53 +123,6 @@ def compare(ours: Tensor, reference: Tensor, rtol: float, floor: float) -> Compa
     return Comparison(float(diff.max()), float(rel.max()), floor, bool(ok.all()))
 
 
-def fd_indices(numel: int) -> Tensor:
-    """Flat indices to finite-difference: all, or a fixed-seed sample of `MAX_FD_ELEMENTS`."""
-    import torch
-
-    if numel <= MAX_FD_ELEMENTS:
-        return torch.arange(numel)
-    generator = torch.Generator().manual_seed(SAMPLE_SEED)
-    return torch.randperm(numel, generator=generator)[:MAX_FD_ELEMENTS].sort().values
-
-
-def finite_differences(
-    model: ScratchModule, param: nn.Parameter, x: Tensor, y: Tensor, index: Tensor
-) -> Tensor:
-    """Central differences of the scratch loss in `param`'s elements at flat `index`."""
-    import torch
-
-    flat = param.data.view(-1)
-    grads = torch.empty(len(index), dtype=flat.dtype)
-    with torch.no_grad():
-        for k, i in enumerate(index.tolist()):
-            saved = flat[i].item()
-            flat[i] = saved + FD_STEP
-            up = float(model.compute_loss(model(x), y))
-            flat[i] = saved - FD_STEP
-            down = float(model.compute_loss(model(x), y))
-            flat[i] = saved
-            grads[k] = (up - down) / (2 * FD_STEP)
-    return grads
-
-
-def autograd_reference(
-    model: ScratchModule, x: Tensor, y: Tensor
-) -> tuple[float, dict[str, Tensor]]:
-    """Loss and gradients of the `torch.nn` network with `model`'s architecture and weights."""
-    import torch
-
-    from experiments.models import MLPModule
-
-    with torch.random.fork_rng():  # its own initial draw is overwritten: leave the RNG be
-        reference = MLPModule(**dict(model.hparams)).double()
-    reference.net.load_state_dict(model.net.state_dict())
-    named = dict(reference.net.named_parameters())
-    loss = reference.compute_loss(reference(x), y)
-    grads = torch.autograd.grad(loss, list(named.values()))
-    return float(loss.detach()), dict(zip(named, grads, strict=True))
-
-
 def gradcheck(cfg: DictConfig) -> GradcheckResult:
     """Check every parameter tensor of the configured scratch network (see the module doc)."""
     from experiments.run.config import check_config
@@ -183,6 +134,8 @@ def gradcheck(cfg: DictConfig) -> GradcheckResult:
             "leave out the model= override"
         )
     check_config(cfg)
+    from experiments.core.user_layers import suspect_user_layers
+    from experiments.run.gradient_references import autograd_reference, fd_indices, finite_diffs
     from experiments.run.training import build
 
     datamodule, model = build(cfg)
@@ -196,7 +149,7 @@ def gradcheck(cfg: DictConfig) -> GradcheckResult:
     result = GradcheckResult(_describe(cfg, model.arch), len(x), loss, autograd_loss)
     for name, param in model.net.named_parameters():
         index = fd_indices(param.numel())
-        fd = finite_differences(model, param, x, y, index)
+        fd = finite_diffs(model, param, x, y, index, FD_STEP)
         autograd_floor = AUTOGRAD_RTOL * float(theirs[name].abs().max())
         result.tensors.append(
             TensorCheck(
@@ -207,6 +160,7 @@ def gradcheck(cfg: DictConfig) -> GradcheckResult:
                 compare(ours[name], theirs[name], AUTOGRAD_RTOL, autograd_floor),
             )
         )
+    result.suspects = suspect_user_layers(model.net, result.failing)
     return result
 
 
@@ -262,6 +216,7 @@ def verdict(result: GradcheckResult) -> str:
     failing = [
         f"{t.name} (vs {' and '.join(t.disagrees_with)})" for t in result.tensors if not t.passed
     ]
+    failing += [f"most likely the backward of your {layer}" for layer in result.suspects]
     return f"FAIL: {', '.join(failing)}; limits: {limits}"
 
 

@@ -1,0 +1,207 @@
+"""A layer of the user's own (`model.activation=my_layers.Swish`), run from the folder that holds
+my_layers.py: the scratch model calls its backward, the mlp differentiates through its forward,
+so gradcheck and compare=true check the backward and name the class when it is wrong."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from helpers import QUIET, read_metrics, run_script, the_one_error_line
+
+from experiments.errors import ConfigError
+from experiments.layer_paths import check_layer_path, import_layer_class, is_layer_path
+
+MY_LAYERS = '''
+import torch
+from torch import nn
+
+
+class Swish:
+    """a = z s, s = sigmoid(z); da/dz = s + z s (1 - s)."""
+
+    def forward(self, z):
+        self.z, self.s = z, torch.sigmoid(z)
+        return z * self.s
+
+    def backward(self, grad):
+        return grad * (self.s + self.z * self.s * (1 - self.s))
+
+
+class BadSwish(Swish):
+    def backward(self, grad):
+        return grad * self.s  # the z s (1 - s) term forgotten
+
+
+class NoBackward:
+    def forward(self, z):
+        return z
+
+
+class Scaled(nn.Module):
+    """a = alpha z, a parameter of its own: dL/dalpha = sum(grad z), dL/dz = alpha grad."""
+
+    def __init__(self):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.tensor(1.5))
+
+    def forward(self, z):
+        self.z = z
+        return self.alpha * z
+
+    def backward(self, grad):
+        self.alpha.grad = (grad * self.z).sum()
+        return grad * self.alpha
+'''
+# Hidden layers of the user's, a sigmoid output: xor's lr=2 leaves a bounded output well-behaved.
+XOR = ["experiment=xor", "model.output_activation=sigmoid"]
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    (tmp_path / "my_layers.py").write_text(MY_LAYERS)
+    return tmp_path
+
+
+def in_folder(folder: Path, script: str, *args: str):
+    """`python <repo>/scripts/<script> ARGS` from `folder`, its run written to folder/run."""
+    extra = [f"hydra.run.dir={folder / 'run'}"] if script == "train.py" else []
+    return run_script(script, *args, *extra, cwd=folder, timeout=300)
+
+
+@pytest.mark.slow
+def test_gradcheck_passes_a_right_backward_and_names_a_wrong_one(folder: Path) -> None:
+    right = in_folder(folder, "gradcheck.py", *XOR, "model.activation=my_layers.Swish")
+    assert right.returncode == 0, right.stdout + right.stderr
+    assert "2-4-1 my_layers.Swish/sigmoid" in right.stdout
+    assert right.stdout.splitlines()[-1].startswith("PASS")
+    wrong = in_folder(folder, "gradcheck.py", *XOR, "model.activation=my_layers.BadSwish")
+    assert wrong.returncode == 1
+    verdict = wrong.stdout.splitlines()[-1]
+    assert verdict.startswith("FAIL: 0.weight (vs finite differences and autograd), 0.bias")
+    assert "2.weight" not in verdict, "the layers above the user's passed"
+    assert "most likely the backward of your my_layers.BadSwish (layer 1)" in verdict
+
+
+@pytest.mark.slow
+def test_compare_stops_a_wrong_backward_naming_the_class_and_the_step(folder: Path) -> None:
+    args = [*XOR, "compare=true", "model.activation=my_layers.BadSwish"]
+    done = in_folder(folder, "train.py", *args)
+    error = the_one_error_line(done)
+    assert "part at step 0: the gradient of 0.bias differs by" in error
+    assert "most likely your my_layers.BadSwish (layer 1)" in error
+    assert read_metrics(folder / "run")["status"] == "failed"
+
+
+@pytest.mark.slow
+def test_compare_passes_a_right_backward(folder: Path) -> None:
+    args = [*XOR, *QUIET, "compare=true", "model.activation=my_layers.Swish"]
+    done = in_folder(folder, "train.py", *args, "trainer.max_steps=300")
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    metrics = read_metrics(folder / "run")
+    assert metrics["parity/max_grad_diff"] < 1e-5
+    assert metrics["parity/max_weight_diff"] < 1e-5
+
+
+@pytest.mark.slow
+def test_the_mlp_trains_xor_through_the_users_forward(folder: Path) -> None:
+    args = [*XOR, *QUIET, "model=mlp", "model.activation=my_layers.Swish"]
+    done = in_folder(folder, "train.py", *args)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-2000:]
+    metrics = read_metrics(folder / "run")
+    assert metrics["train/loss"] < 1e-3
+    assert metrics["test/acc"] == 1
+
+
+@pytest.mark.parametrize(
+    ("activation", "says"),
+    [
+        ("nowhere.Swish", "model.activation=nowhere.Swish: no module nowhere in {folder}: "),
+        ("my_layers.Gone", "model.activation=my_layers.Gone: module my_layers has no class Gone"),
+        (
+            "my_layers.NoBackward",
+            "model.activation=my_layers.NoBackward: class NoBackward has no backward(self, grad) "
+            "method",
+        ),
+    ],
+)
+@pytest.mark.slow
+def test_a_path_that_does_not_import_or_lacks_backward_is_one_line(
+    folder: Path, activation: str, says: str
+) -> None:
+    done = in_folder(folder, "train.py", "experiment=xor", f"model.activation={activation}")
+    output = (done.stdout + done.stderr).strip()
+    assert done.returncode == 1 and "Traceback" not in output, output[-2000:]
+    assert len(output.splitlines()) == 1, output
+    assert says.format(folder=folder) in output
+
+
+def test_dotted_names_are_layer_paths() -> None:
+    assert is_layer_path("my_layers.Swish") and is_layer_path("pkg.mod.Swish")
+    assert not any(map(is_layer_path, ["sigmoid", "my_layers.", ".Swish", "a.1b", None, 3]))
+
+
+def test_the_check_reads_the_source_without_running_it(tmp_path: Path, monkeypatch) -> None:
+    """The config check finds the class in the source (a module that fails on import passes it);
+    the import, at build time, is where that module's error shows, in one line."""
+    (tmp_path / "late_fail.py").write_text(
+        textwrap.dedent("""
+        class Layer:
+            def forward(self, z):
+                return z
+
+            def backward(self, grad):
+                return grad
+
+        raise RuntimeError("boom")
+        """)
+    )
+    (tmp_path / "broken_syntax.py").write_text("class Layer:\n    def forward(self, z)\n")
+    check_layer_path("model.activation", "late_fail.Layer", tmp_path)
+    assert "late_fail" not in sys.modules
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ConfigError, match="importing late_fail failed: RuntimeError: boom"):
+        import_layer_class("model.activation", "late_fail.Layer")
+    with pytest.raises(ConfigError, match=r"broken_syntax.py line 2: "):
+        check_layer_path("model.activation", "broken_syntax.Layer", tmp_path)
+    assert str(tmp_path) not in sys.path, "the working folder is on sys.path for the import only"
+
+
+def test_a_class_with_a_base_or_a_name_bound_otherwise_is_left_to_the_import(tmp_path) -> None:
+    (tmp_path / "indirect.py").write_text(
+        "from torch import nn\nclass Base:\n    def backward(self, grad): ...\n"
+        "class Child(Base):\n    def forward(self, z): ...\nAlias = Child\n"
+        "class Plain:\n    def forward(self, z): ...\n"
+    )
+    for name in ("Child", "Alias"):
+        check_layer_path("model.activation", f"indirect.{name}", tmp_path)
+    with pytest.raises(ConfigError, match="class Plain has no backward"):
+        check_layer_path("model.activation", "indirect.Plain", tmp_path)
+
+
+def test_both_networks_hold_the_users_parameters_alike(folder: Path, monkeypatch) -> None:
+    """A user layer with an nn.Parameter: the same state_dict keys in both models, loaded from
+    one into the other; the scratch gradients (the user's backward) equal autograd's."""
+    from experiments.models import MLPModule, ScratchModule
+
+    (folder / "own_params.py").write_text(MY_LAYERS)  # a name no other test imports
+    monkeypatch.chdir(folder)
+    keys = dict(n_inputs=2, n_outputs=1, hidden=[3], activation="own_params.Scaled", lr=0.1)
+    try:
+        torch.manual_seed(0)
+        scratch = ScratchModule(**keys).double()
+        mlp = MLPModule(**keys).double()
+    finally:
+        sys.modules.pop("own_params", None)
+    assert list(scratch.state_dict()) == list(mlp.state_dict())
+    assert "net.1.layer.alpha" in scratch.state_dict()
+    mlp.load_state_dict(scratch.state_dict())
+    x, y = torch.rand(5, 2, dtype=torch.float64), torch.rand(5, 1, dtype=torch.float64)
+    scratch.loss_and_gradients(x, y)
+    mlp.compute_loss(mlp(x), y).backward()
+    for (name, ours), theirs in zip(scratch.named_parameters(), mlp.parameters(), strict=True):
+        torch.testing.assert_close(ours.grad, theirs.grad, msg=name)
+    assert "own_params.Scaled" in repr(scratch.net)
