@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from experiments.benchmarks.conv import conv_figures
 from experiments.benchmarks.grids import ordinary_run, vectorized_grid
 from experiments.benchmarks.loading import loading_figures
 from experiments.benchmarks.loops import (
@@ -111,6 +112,7 @@ def main(root: Path) -> dict[str, float]:
         **startup(root, python, out),
         **grids(root, python, out),
         **population_figures(),
+        **conv_figures(),
         **loading_figures(out),
     }
     lines = ["| figure | value |", "|---|---|", *(f"| {k} | {v:.3g} |" for k, v in figures.items())]
