@@ -83,24 +83,25 @@ def read_curves(sweep_dir: Path, jobs: list[int]):
 
 def bands(sweep_dir: Path, table, axes: list[str]):
     """(curves.csv: configuration, its swept values, tag, step, n, mean, std; the curves of every
-    completed job with its configuration), in the jobs' order."""
+    completed job with its configuration), configurations in the jobs' order."""
+    import pandas as pd
+
     keys = config_keys(axes)
     done = table[table["status"] == "completed"]
-    curves = read_curves(sweep_dir, list(done["job"])).sort_values(["job", "tag", "step"])
     names = done[["job", *keys]].copy()
     names["configuration"] = [config_name(row, keys) for row in names.to_dict("records")]
-    curves = curves.merge(names, on="job")
-    columns = ["configuration", *keys, "tag", "step"]
-    grouped = curves.groupby(columns, sort=False, dropna=False)["value"]
-    frame = grouped.agg(n="count", mean="mean", std="std").reset_index()
-    order = {name: i for i, name in enumerate(dict.fromkeys(names["configuration"]))}
-    frame = frame.sort_values(["configuration", "tag", "step"], key=_ranked(order), kind="stable")
-    return frame.reset_index(drop=True), curves
-
-
-def _ranked(order: dict[str, int]):
-    """sort_values' key: configurations in job order, tags and steps as they are."""
-    return lambda column: column.map(order) if column.name == "configuration" else column
+    order = list(dict.fromkeys(names["configuration"]))
+    names["code"] = names["configuration"].map({name: i for i, name in enumerate(order)})
+    curves = read_curves(sweep_dir, list(done["job"])).sort_values(["job", "tag", "step"])
+    # Grouped by integer codes, not names: a population's curves are a million points.
+    code = curves["job"].map(names.set_index("job")["code"]).to_numpy()
+    curves["configuration"] = pd.Categorical.from_codes(code, categories=order)
+    grouped = curves.groupby([code, curves["tag"].to_numpy(), curves["step"].to_numpy()])
+    frame = grouped["value"].agg(n="count", mean="mean", std="std")
+    frame.index.names = ["code", "tag", "step"]
+    configs = names.drop_duplicates("code").set_index("code")[["configuration", *keys]]
+    frame = frame.reset_index().join(configs, on="code")
+    return frame[["configuration", *keys, "tag", "step", "n", "mean", "std"]], curves
 
 
 def write(sweep_dir: Path, table, axes: list[str], metric: str, mode: str, best: dict | None):

@@ -11,13 +11,14 @@ import numpy as np
 from experiments.sweeps.values import CURVE_TAGS
 
 SHOWN = 8  # configurations drawn at most: more bands than this are unreadable
+FAINT = 20  # replicates drawn faint per configuration at most (the band holds them all)
 
 
 def _ranked(curves, table, metric: str, mode: str, best: str | None) -> list[str]:
     """Configurations by their mean `metric` (best first; the best one first in any case)."""
     import pandas as pd
 
-    jobs = curves.drop_duplicates("job")[["job", "configuration"]]
+    jobs = curves.drop_duplicates("job")[["job", "configuration"]].astype({"configuration": str})
     scores = table.set_index("job")[metric] if metric in table else pd.Series(dtype=float)
     means = pd.to_numeric(jobs["job"].map(scores), errors="coerce")
     means = means.groupby(jobs["configuration"], sort=False).mean()
@@ -43,7 +44,10 @@ def save(path: Path, frame, curves, table, metric: str, mode: str, best: str | N
     tags = [t for t in CURVE_TAGS if t in set(frame["tag"])] or list(CURVE_TAGS[:1])
     fig, axes = plt.subplots(1, len(tags), figsize=(7 * len(tags), 5), squeeze=False)
     colours = plt.get_cmap("tab10")
-    drawn = curves[curves["configuration"].isin(shown)].sort_values(["job", "step"], kind="stable")
+    drawn = curves[curves["configuration"].isin(shown)]
+    first = drawn.drop_duplicates("job").groupby("configuration", observed=True).head(FAINT)
+    drawn = drawn[drawn["job"].isin(first["job"])].astype({"configuration": str})
+    drawn = drawn.sort_values(["job", "step"], kind="stable")
     lines = dict(tuple(drawn.groupby(["configuration", "tag"], sort=False)))
     bands = dict(tuple(frame[frame["configuration"].isin(shown)].groupby(["configuration", "tag"])))
     for ax, tag in zip(axes[0], tags, strict=True):
