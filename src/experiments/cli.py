@@ -5,13 +5,12 @@ from __future__ import annotations
 import logging
 import math
 import sys
-import warnings
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from experiments.errors import ConfigError, ExperimentError, RunInterrupted
-from experiments.output.console import announce_end, is_multirun
+from experiments.output.console import announce_end, is_multirun, silence_known_warnings
 from experiments.run.entry import jobs_run_here, run_starts, stop_if_asked
 from experiments.run.resume import completed_before, hand_over_to_submitit, prepare_run
 from experiments.run.run_lock import RunLocked, held
@@ -27,20 +26,6 @@ def _record_failure(cfg: DictConfig, err: BaseException) -> None:
     if not (output_dir / "metrics.json").exists():
         output_dir.mkdir(parents=True, exist_ok=True)
         write_metrics(output_dir, "failed", str(err), 0, 0.0, {})
-
-
-def silence_known_warnings() -> None:
-    """Nothing a user can act on: Lightning 2.6's own use of a deprecated torch API, and its
-    advice to checkpoint manual-optimization modules before the step (ours save after it, on
-    purpose: the checkpoint of step N holds N updates, which is what resume needs). Nor its notes
-    on a resumed or repeated run: the checkpoint folder is not empty (`resume` keeps it to one
-    run's files), the last checkpoint's interval changed with `trainer.max_steps`, the best is
-    tracked afresh in a new folder."""
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
-    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-    warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`")
-    warnings.filterwarnings("ignore", message="The dirpath has changed from")
 
 
 def run_training(cfg: DictConfig) -> float | None:

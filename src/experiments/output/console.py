@@ -42,6 +42,20 @@ def quiet_lightning() -> None:
     warnings.filterwarnings("ignore", message=r"The `srun` command is available")
 
 
+def silence_known_warnings() -> None:
+    """Nothing a user can act on: Lightning 2.6's own use of a deprecated torch API, and its
+    advice to checkpoint manual-optimization modules before the step (ours save after it, on
+    purpose: the checkpoint of step N holds N updates, which is what resume needs). Nor its notes
+    on a resumed or repeated run: the checkpoint folder is not empty (`resume` keeps it to one
+    run's files), the last checkpoint's interval changed with `trainer.max_steps`, the best is
+    tracked afresh in a new folder."""
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`")
+    warnings.filterwarnings("ignore", message="The dirpath has changed from")
+
+
 def number(value: Any) -> str:
     """27 as `27` (confusion counts), 0.18234 as `0.1823`."""
     if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, open_dict
 
 from experiments.errors import ConfigError, ExperimentError
 from experiments.loop import data_parallel
+from experiments.output.console import silence_known_warnings
 from experiments.run.entry import startup_over
 from experiments.run.results import write_metrics
 from experiments.run.run_lock import RunLocked, held
@@ -49,11 +50,13 @@ def run_population(cfg: DictConfig) -> str:
     with open_dict(cfg):  # the members' configs are those of ordinary jobs: without the plan
         cfg.pop(PLAN_KEY)
     plan = read_plan(plan_file)
+    silence_known_warnings()
     startup_over()  # a population trains under the signals' usual handlers (no GracefulInterrupt)
     try:
         with held(cfg.output_dir):
             check_population(cfg)
-            from experiments.sweeps.population.training import train_population  # torch
+            # Lightning only here: the sweeper imports this module to launch its jobs.
+            from experiments.sweeps.population.training import train_population
 
             train_population(cfg, plan)
     except RunLocked as err:  # another run's folder: nothing of ours to record there
