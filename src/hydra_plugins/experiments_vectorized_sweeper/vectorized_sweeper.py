@@ -103,10 +103,11 @@ class VectorizedSweeper(Sweeper):
 
         batch, plans = [], []
         for k, (outer, jobs) in enumerate(groups.items()):
-            plan = sweep_dir / f"population_{k}.json"
+            plan, folder = sweep_dir / f"population_{k}.json", sweep_dir / f"population_{k}"
             plan.write_text(json.dumps({"sweep_dir": str(sweep_dir), "jobs": jobs}, indent=1))
-            plans.append((plan, sweep_dir / f"population_{k}"))
-            batch.append([*outer, plan_override(plan), f"hydra.sweep.subdir=population_{k}"])
+            (folder / "metrics.json").unlink(missing_ok=True)  # a lost job's, from an earlier start
+            plans.append((plan, folder))
+            batch.append([*outer, plan_override(plan), f"hydra.sweep.subdir={folder.name}"])
             log.info(
                 "population %d: %d grid points as %d members (%s)",
                 k,
