@@ -24,6 +24,7 @@ from experiments.core import optimizers as scratch_optimizers
 from experiments.errors import ConfigError, ParityError
 from experiments.run.config import check_config
 from experiments.run.training import train
+from experiments.sweeps.population.entry import check_population
 
 FLOAT64 = ["compare=true", "trainer.precision=64-true", "trainer.max_steps=40"]
 LESSONS = {
@@ -164,13 +165,19 @@ def test_resume_continues_both_networks_and_the_maxima_exactly(make_cfg) -> None
     [
         (["compare=yes"], "compare='yes' is not allowed: use true or false"),
         (["compare=true", "compare_tolerance=0"], "compare_tolerance=0 is not allowed"),
-        (["compare=true", "+population_plan=plan.json"], "drop hydra/sweeper=vectorized"),
         (["compare=true", "trainer.precision=16-mixed"], "use one precision for every operation"),
     ],
 )
 def test_config_refusals(make_cfg, overrides, says) -> None:
     with pytest.raises(ConfigError, match=re.escape(says)):
         check_config(make_cfg("experiment=xor", *overrides))
+
+
+def test_a_population_refuses_compare(make_cfg) -> None:
+    """The vectorized sweeper's own entry refuses what an ordinary run's checks allow."""
+    with pytest.raises(ConfigError, match=re.escape("drop hydra/sweeper=vectorized")):
+        check_population(make_cfg("experiment=xor", "compare=true"))
+    check_population(make_cfg("experiment=xor"))  # compare=false: nothing to refuse
 
 
 BROKEN_SIGMOID = """

@@ -7,7 +7,7 @@ import os
 
 import pytest
 import torch
-from helpers import read_metrics, run_cli
+from helpers import multirun, read_metrics, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -67,3 +67,17 @@ def test_what_cannot_run_data_parallel_is_one_line(tmp_path, args, message) -> N
     assert done.returncode == 1, output[-2000:]
     assert message in output and "Traceback" not in output, output[-2000:]
     assert not (run_dir / "metrics.json").exists()
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores for 2 CPU ranks")
+def test_a_population_is_not_split_across_ranks(tmp_path) -> None:
+    """The vectorized sweeper's entry refuses several devices; its grid points say why."""
+    sweep = tmp_path / "sweep"
+    args = ["experiment=xor", "model.lr=0.5,1.0", "trainer.max_steps=20"]
+    ddp = ["trainer.devices=2", "trainer.strategy=ddp", "hydra/sweeper=vectorized"]
+    done = multirun(*args, *ddp, sweep_dir=sweep)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1 and "Traceback" not in output, output[-2000:]
+    assert "population_0: 2 grid points  2 failed" in output, output[-2000:]
+    for job in ("0", "1"):
+        assert "cannot train a vectorized population" in read_metrics(sweep / job)["error"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -115,3 +116,22 @@ def test_a_failing_population_is_recorded_and_the_sweep_goes_on(tmp_path) -> Non
         .str.contains("model.activation='swish' is unknown")
         .all()
     )
+
+
+def test_a_lost_population_records_its_unrecorded_grid_points(tmp_path) -> None:
+    """A population's job lost by its launcher (SLURM cancelled it, say): the launcher recorded
+    why in the population's folder; the sweeper records each grid point the job had not."""
+    from experiments.run.results import write_metrics
+    from experiments.sweeps.population.entry import record_lost
+
+    jobs = [{"job": n, "overrides": [f"model.lr={n}"]} for n in range(3)]
+    plan = tmp_path / "population_0.json"
+    plan.write_text(json.dumps({"sweep_dir": str(tmp_path), "jobs": jobs}))
+    (tmp_path / "0").mkdir()
+    write_metrics(tmp_path / "0", "completed", None, 20, 1.0, {"val/loss": 0.5})
+    (tmp_path / "population_0").mkdir()
+    write_metrics(tmp_path / "population_0", "failed", "slurm job 7 ended CANCELLED", 0, 0.0, {})
+    record_lost(plan, tmp_path / "population_0")
+    records = [json.loads((tmp_path / str(n) / "metrics.json").read_text()) for n in range(3)]
+    assert [r["status"] for r in records] == ["completed", "failed", "failed"]
+    assert records[1]["error"] == records[2]["error"] == "slurm job 7 ended CANCELLED"

@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import math
 import sys
-import warnings
 from pathlib import Path
 
 from omegaconf import DictConfig
 
 from experiments.errors import ConfigError, ExperimentError, RunInterrupted
-from experiments.output.console import announce_end, is_multirun
-from experiments.run.entry import jobs_run_here, run_starts, startup_over, stop_if_asked
+from experiments.output.console import announce_end, is_multirun, silence_known_warnings
+from experiments.run.entry import jobs_run_here, run_starts, stop_if_asked
 from experiments.run.resume import completed_before, hand_over_to_submitit, prepare_run
 from experiments.run.run_lock import RunLocked, held
 
@@ -20,33 +19,13 @@ log = logging.getLogger("experiments")
 
 
 def _record_failure(cfg: DictConfig, err: BaseException) -> None:
-    """A job that failed before train() could record it (a bad value, say): its metrics.json;
-    a vectorized population: every grid point it held."""
-    if cfg.get("population_plan"):
-        from experiments.sweeps.population.training import record_failure
-
-        record_failure(cfg, err)
-        return
+    """A job that failed before train() could record it (a bad value, say): its metrics.json."""
     from experiments.run.results import write_metrics
 
     output_dir = Path(cfg.output_dir)
     if not (output_dir / "metrics.json").exists():
         output_dir.mkdir(parents=True, exist_ok=True)
         write_metrics(output_dir, "failed", str(err), 0, 0.0, {})
-
-
-def silence_known_warnings() -> None:
-    """Nothing a user can act on: Lightning 2.6's own use of a deprecated torch API, and its
-    advice to checkpoint manual-optimization modules before the step (ours save after it, on
-    purpose: the checkpoint of step N holds N updates, which is what resume needs). Nor its notes
-    on a resumed or repeated run: the checkpoint folder is not empty (`resume` keeps it to one
-    run's files), the last checkpoint's interval changed with `trainer.max_steps`, the best is
-    tracked afresh in a new folder."""
-    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
-    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
-    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
-    warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`")
-    warnings.filterwarnings("ignore", message="The dirpath has changed from")
 
 
 def run_training(cfg: DictConfig) -> float | None:
@@ -63,18 +42,12 @@ def run_training(cfg: DictConfig) -> float | None:
     """
     silence_known_warnings()
     multirun = is_multirun()
-    population = bool(cfg.get("population_plan"))  # a job of hydra/sweeper=vectorized
-    # Until training starts a signal stops the run with one line (`entry`); a population trains
-    # without `GracefulInterrupt`, under the signals' usual handlers.
-    if population:
-        startup_over()
-    else:
-        run_starts()
-    if multirun and not population and (record := completed_before(cfg)) is not None:
+    run_starts()  # until training starts a signal stops the run with one line (`entry`)
+    if multirun and (record := completed_before(cfg)) is not None:
         return record.get(cfg.get("optimized_metric", "val/loss"), math.nan)
     try:
         with held(cfg.output_dir):
-            return _train(cfg, multirun, population)
+            return _train(cfg, multirun)
     except RunLocked as err:  # another run's folder: nothing of ours to record there
         log.error("%s", err)
         if not multirun:
@@ -100,12 +73,7 @@ def run_training(cfg: DictConfig) -> float | None:
         return math.nan
 
 
-def _train(cfg: DictConfig, multirun: bool, population: bool) -> float | None:
-    if population:
-        from experiments.sweeps.population.training import train_population
-
-        train_population(cfg)
-        return None
+def _train(cfg: DictConfig, multirun: bool) -> float | None:
     from experiments.run.training import train
 
     record = train(prepare_run(cfg, sweep_job=multirun))

@@ -110,7 +110,7 @@ class HandWrittenOptimizer(Optimizer):
     @torch.no_grad()
     def update(self) -> None:
         """The update itself, without torch's step hooks: what a chunk's later updates call
-        (`chunking.step_outside_lightning`)."""
+        (`experiments.loop.chunking.step`)."""
         for i, group in enumerate(self.param_groups):
             wd, lr = group["weight_decay"], group["lr"]
             rates = self._member_rates.setdefault(i, MemberRates())

@@ -49,6 +49,7 @@ class ArrayDataModule(L.LightningDataModule):
         replacement: bool = False,
         scaling: str = "none",
         seed: int = 0,
+        chunk: int = 1,
     ) -> None:
         super().__init__()
         if batch_size is not None and batch_size < 1:
@@ -60,6 +61,7 @@ class ArrayDataModule(L.LightningDataModule):
         self.replacement = replacement
         self.scaling = scaling
         self.seed = seed
+        self.chunk = chunk  # batches per Lightning batch: one update each (loop.chunking)
         self.task: Task = BinaryTask()
         self.splits: Splits | None = None
         self.scaler: Scaler | None = None
@@ -119,7 +121,7 @@ class ArrayDataModule(L.LightningDataModule):
         return EndlessBatches(*self.train_xy, self.batch_size, self.replacement, seed, skip=done)
 
     def train_dataloader(self) -> DataLoader:
-        return chunking.chunked_loader(self.train_stream(), self.trainer)
+        return chunking.chunked_loader(self.train_stream(), self.trainer, self.chunk)
 
     def val_dataloader(self) -> DataLoader:
         return DataLoader([self.val_xy], batch_size=None)

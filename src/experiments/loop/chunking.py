@@ -3,9 +3,10 @@
 Lightning's per-batch machinery (hooks, progress tracking, logging) costs more than a whole update
 of a lesson network, so one Lightning batch carries a chunk of consecutive batches and the model
 makes one update per batch of it. This module owns the idea: the size rule (`chunk_size`), the
-trainer's intervals in batches (`trainer_intervals`), the chunked loader (`chunked_loader`) and
-re-expressing a checkpoint's batch counters in another size (`recount_batches`). `ChunkedUpdates`,
-a callback every run carries, ties them to the trainer, so data and models need not know the size.
+trainer's intervals in batches (`trainer_intervals`), the chunked loader (`chunked_loader`), one
+update of a chunk (`step`) and re-expressing a checkpoint's batch counters in another chunk
+(`recount_batches`). The run's chunk is decided once (`chunk_size`) and handed to the data module,
+the model and the trainer as they are built.
 """
 
 from __future__ import annotations
@@ -67,18 +68,18 @@ def chunk_size(cfg: DictConfig, done: int = 0) -> int:
     return requested
 
 
-def trainer_intervals(cfg: DictConfig, size: int) -> dict[str, int]:
+def trainer_intervals(cfg: DictConfig, chunk: int) -> dict[str, int]:
     """The config counts validation and logging in optimizer steps; Lightning counts batches."""
-    if size == 1:
+    if chunk == 1:
         return {}
     return {
-        "val_check_interval": cfg.trainer.val_check_interval // size,
-        "log_every_n_steps": cfg.trainer.log_every_n_steps // size,
+        "val_check_interval": cfg.trainer.val_check_interval // chunk,
+        "log_every_n_steps": cfg.trainer.log_every_n_steps // chunk,
     }
 
 
 class Chunk:
-    """`size` consecutive (x, y) batches: one Lightning batch, one update each.
+    """`chunk` consecutive (x, y) batches: one Lightning batch, one update each.
 
     Not a list: Lightning walks a list batch element by element to move it to the device (~30 us
     an update for a 100-batch chunk); a `Chunk` moves itself in one call."""
@@ -100,26 +101,25 @@ class Chunk:
 
 
 class Chunks:
-    """`Chunk`s of `size` consecutive batches of `batches`, each batch passed through `convert`
+    """`Chunk`s of `chunk` consecutive batches of `batches`, each batch passed through `convert`
     as it is drawn (the precision plugin's: a `Chunk` is not a collection it converts)."""
 
-    def __init__(self, batches: Iterable, size: int, convert=None) -> None:
-        self.batches, self.size = batches, size
+    def __init__(self, batches: Iterable, chunk: int, convert=None) -> None:
+        self.batches, self.chunk = batches, chunk
         self.convert = convert or (lambda batch: batch)
 
     def __iter__(self) -> Iterator[Chunk]:
         batches = iter(self.batches)
         while True:
-            yield Chunk([self.convert(next(batches)) for _ in range(self.size)])
+            yield Chunk([self.convert(next(batches)) for _ in range(self.chunk)])
 
 
-def chunked_loader(batches: Iterable, trainer):
-    """A DataLoader whose every item is a `Chunk` of as many batches as the trainer's
-    `ChunkedUpdates` says, in the trainer's precision (already tensors: no collation, no worker
-    processes)."""
+def chunked_loader(batches: Iterable, trainer, chunk: int):
+    """A DataLoader whose every item is a `Chunk` of `chunk` batches, in the trainer's precision
+    (already tensors: no collation, no worker processes)."""
     from torch.utils.data import DataLoader, IterableDataset
 
-    chunks = Chunks(batches, size_of(trainer), trainer.precision_plugin.convert_input)
+    chunks = Chunks(batches, chunk, trainer.precision_plugin.convert_input)
 
     class _Dataset(IterableDataset):
         def __iter__(self) -> Iterator[Chunk]:
@@ -128,14 +128,14 @@ def chunked_loader(batches: Iterable, trainer):
     return DataLoader(_Dataset(), batch_size=None, num_workers=0)
 
 
-def recount_batches(checkpoint: dict[str, Any], size: int) -> None:
+def recount_batches(checkpoint: dict[str, Any], chunk: int) -> None:
     """Lightning's training-batch counters of `checkpoint`, in place, as if every batch so far
-    had held `size` updates: Lightning validates and logs by batch count."""
+    had held `chunk` updates: Lightning validates and logs by batch count."""
     loop = checkpoint.get("loops", {}).get("fit_loop", {})
     progress = loop.get("epoch_loop.batch_progress")
     if not progress:
         return
-    shift = checkpoint["global_step"] // size - progress["total"]["processed"]
+    shift = checkpoint["global_step"] // chunk - progress["total"]["processed"]
     for counts in (progress["total"], progress["current"]):
         for key in counts:
             counts[key] += shift
@@ -144,56 +144,31 @@ def recount_batches(checkpoint: dict[str, Any], size: int) -> None:
         state["_batches_that_stepped"] = state.get("_batches_that_stepped", 0) + shift
 
 
-def lightning_steps_every_update(trainer) -> bool:
-    """Whether each update must go through Lightning's optimizer `step()`: with mixed precision
-    its plugin scales the loss and unscales the gradients, which our updates alone cannot."""
+@cache
+def _mixed_precision() -> type:
+    """Lightning's mixed-precision plugin class, imported on first use: the size rule above is read
+    by the config checks, which run before Lightning is imported."""
     from lightning.pytorch.plugins.precision import MixedPrecision
 
-    return isinstance(trainer.precision_plugin, MixedPrecision)
+    return MixedPrecision
 
 
-def step_outside_lightning(trainer, optimizer) -> None:
-    """One update by the bare optimizer (its hook-free `update()` where it has one, as the
-    hand-written ones do), counted by Lightning as one optimizer step.
+def step(trainer, optimizer, i: int) -> None:
+    """Update `i` of a chunk, by `optimizer` (Lightning's `LightningOptimizer`).
 
-    The first update of a chunk goes through Lightning's `step()` (hooks, precision plugin,
-    profiler: ~100 us, more than a lesson network's whole update); the rest of the chunk comes
-    here. `global_step` still counts every update, so `max_steps`, intervals, checkpoints and
-    resume stay on exact steps; `on_before_optimizer_step` sees the first update of each chunk,
-    which every interval falls on.
+    The first goes through Lightning's `optimizer.step()` (hooks, precision plugin, profiler:
+    ~100 us, more than a lesson network's whole update); the rest by the bare optimizer (its
+    hook-free `update()` where it has one, as the hand-written ones do), each counted by Lightning
+    as one optimizer step. So `global_step` counts every update, and `max_steps`, intervals,
+    checkpoints and resume stay on exact steps; `on_before_optimizer_step` sees the first update
+    of each chunk, which every interval falls on. With mixed precision every update goes through
+    Lightning: its plugin scales the loss and unscales the gradients, which ours alone cannot.
     """
-    getattr(optimizer, "update", optimizer.step)()
+    if i == 0 or isinstance(trainer.precision_plugin, _mixed_precision()):
+        optimizer.step()
+        return
+    bare = optimizer.optimizer
+    getattr(bare, "update", bare.step)()
     progress = trainer.fit_loop.epoch_loop.manual_optimization.optim_step_progress
     progress.increment_ready()
     progress.increment_completed()
-
-
-@cache
-def _callback_class() -> type:
-    """`ChunkedUpdates`, defined on first use: the size rule above is read by the config checks,
-    which run before Lightning is imported."""
-    from lightning.pytorch.callbacks import Callback
-
-    class ChunkedUpdates(Callback):
-        """Holds the run's chunk size: the data module asks it for the training loader, and a
-        resumed checkpoint's batch counters are recounted in it before Lightning restores them."""
-
-        def __init__(self, size: int) -> None:
-            self.size = size
-
-        def on_load_checkpoint(self, trainer, pl_module, checkpoint: dict[str, Any]) -> None:
-            recount_batches(checkpoint, self.size)
-
-    return ChunkedUpdates
-
-
-def make_callback(size: int):
-    """The callback that carries `size` through a run."""
-    return _callback_class()(size)
-
-
-def size_of(trainer) -> int:
-    """The chunk size of the trainer's run (1 when it carries no `ChunkedUpdates`)."""
-    callbacks = trainer.callbacks if trainer is not None else []
-    sizes = [c.size for c in callbacks if isinstance(c, _callback_class())]
-    return sizes[0] if sizes else 1

@@ -54,11 +54,6 @@ def check(cfg: DictConfig, train_rows: int | None = None) -> None:
             f"trainer.devices={devices} on the CPU needs {devices} cores; this machine has "
             f"{os.cpu_count()}: use trainer.devices={os.cpu_count()} or fewer"
         )
-    if cfg.get("population_plan"):
-        raise ConfigError(
-            f"trainer.devices={devices} cannot train a vectorized population: "
-            "drop hydra/sweeper=vectorized, or use trainer.devices=1"
-        )
     batch = cfg.data.get("batch_size")
     rows = batch if batch is not None else train_rows
     if rows is not None and train_rows is not None:

@@ -28,7 +28,12 @@ class LessonModule(L.LightningModule):
     `loss_and_gradients`, and stack members for the vectorized sweeper (`stack`)."""
 
     def __init__(
-        self, n_inputs: int, n_outputs: int, task: str | dict[str, Any] = "binary", **keys: Any
+        self,
+        n_inputs: int,
+        n_outputs: int,
+        task: str | dict[str, Any] = "binary",
+        chunk: int = 1,
+        **keys: Any,
     ) -> None:
         super().__init__()
         if OmegaConf.is_config(task):  # Hydra's instantiate hands a dict over as a DictConfig
@@ -41,6 +46,7 @@ class LessonModule(L.LightningModule):
         # Metrics that are not one number (a K x K confusion matrix): for metrics.json only.
         self.tables: dict[str, list] = {}
         self.automatic_optimization = False  # several updates per Lightning batch: chunking.py
+        self.chunk = chunk  # updates per Lightning batch (the data module's chunks hold as many)
 
     def compute_loss(self, pred: Tensor, y: Tensor) -> Tensor:
         raise NotImplementedError
@@ -72,10 +78,8 @@ class LessonModule(L.LightningModule):
 
     def training_step(self, batches: list[tuple[Tensor, Tensor]], batch_idx: int) -> None:
         """One update per (x, y) of the chunk, each counted by `global_step` (see
-        `chunking.step_outside_lightning`); then `train/loss` of the last one, every
-        `log_every_n_steps` batches."""
+        `chunking.step`); then `train/loss` of the last one, every `log_every_n_steps` batches."""
         optimizer, start = self.optimizers(), self.global_step
-        every_update = chunking.lightning_steps_every_update(self.trainer)
         world = self.trainer.world_size
         losses = []
         for i, (x, y) in enumerate(batches):
@@ -85,10 +89,7 @@ class LessonModule(L.LightningModule):
                 self.average_gradients()
             else:
                 losses.append(self.loss_and_gradients(x, y))
-            if i == 0 or every_update:
-                optimizer.step()
-            else:
-                chunking.step_outside_lightning(self.trainer, optimizer.optimizer)
+            chunking.step(self.trainer, optimizer, i)
         losses = torch.stack(losses)
         if world > 1:  # the global batch's loss: the mean of the ranks' weighted losses
             losses = self.trainer.strategy.reduce(losses, reduce_op="mean")
@@ -122,6 +123,11 @@ class LessonModule(L.LightningModule):
 
     def test_step(self, batch: tuple[Tensor, Tensor], batch_idx: int) -> None:
         self.log_evaluation(self.evaluate("test", *batch))
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        """Before Lightning restores its loops: the checkpoint's batch counters recounted in this
+        run's chunk (they were counted in the chunk of the run that saved it)."""
+        chunking.recount_batches(checkpoint, self.chunk)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         """What predict needs besides the weights: the model class, the scaler and the task."""

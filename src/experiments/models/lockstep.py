@@ -108,17 +108,14 @@ class LockstepModule(LessonModule):
 
     def training_step(self, batches: list[tuple[Tensor, Tensor]], batch_idx: int) -> None:
         """Per (x, y): both losses and gradients, both updates, then every gradient and weight
-        compared. The scratch optimizer steps as in a plain run (through Lightning once a chunk,
-        see `chunking.step_outside_lightning`), so `global_step` counts its updates; the
-        autograd one steps bare, so that no update is counted twice."""
+        compared. The scratch optimizer steps as in a plain run (`chunking.step`), so
+        `global_step` counts its updates; the autograd one steps bare, so that no update is
+        counted twice."""
         scratch_opt, mlp_opt = self.optimizers()
         for i, (x, y) in enumerate(batches):
             loss = self.scratch.loss_and_gradients(x, y)
             mlp_loss = self.mlp.loss_and_gradients(x, y)
-            if i == 0:
-                scratch_opt.step()
-            else:
-                chunking.step_outside_lightning(self.trainer, scratch_opt.optimizer)
+            chunking.step(self.trainer, scratch_opt, i)
             mlp_opt.optimizer.step()
             self._check(loss)
         every = self.trainer.log_every_n_steps
@@ -203,6 +200,7 @@ class LockstepModule(LessonModule):
         checkpoint["experiments"]["parity"] = parity
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        super().on_load_checkpoint(checkpoint)
         self._restored = checkpoint["experiments"].get("parity")
 
     def layout(self) -> dict:

@@ -11,6 +11,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from hydra.core.utils import JobStatus
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
@@ -39,6 +40,20 @@ def quiet_lightning() -> None:
         if not any(isinstance(f, _DropAdverts) for f in logging.getLogger(name).filters):
             logging.getLogger(name).addFilter(_DropAdverts())
     warnings.filterwarnings("ignore", message=r"The `srun` command is available")
+
+
+def silence_known_warnings() -> None:
+    """Nothing a user can act on: Lightning 2.6's own use of a deprecated torch API, and its
+    advice to checkpoint manual-optimization modules before the step (ours save after it, on
+    purpose: the checkpoint of step N holds N updates, which is what resume needs). Nor its notes
+    on a resumed or repeated run: the checkpoint folder is not empty (`resume` keeps it to one
+    run's files), the last checkpoint's interval changed with `trainer.max_steps`, the best is
+    tracked afresh in a new folder."""
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+    warnings.filterwarnings("ignore", message="Using ModelCheckpoint with manual optimization")
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    warnings.filterwarnings("ignore", message="Be aware that when using `ckpt_path`")
+    warnings.filterwarnings("ignore", message="The dirpath has changed from")
 
 
 def number(value: Any) -> str:
@@ -116,9 +131,9 @@ class JobLines(Callback):
         overrides = list(job_return.overrides)
         if not is_multirun():
             return
-        plan = next((o.partition("=")[2] for o in overrides if "population_plan=" in o), None)
-        if plan:  # a vectorized population: one line, its grid points are in the sweep's summary
-            print(population_line(Path(plan)), flush=True)
+        said = job_return.return_value if job_return.status == JobStatus.COMPLETED else None
+        if isinstance(said, str):  # a job that says its own line (a vectorized population's)
+            print(said, flush=True)
             return
         from hydra.core.hydra_config import HydraConfig
 
@@ -149,17 +164,6 @@ def job_line(job_dir: Path, num: int, overrides: list[str]) -> str:
     if status in ("failed", "diverged") and record.get("error"):
         parts.append(str(record["error"]).splitlines()[0][:160])
     return "  ".join(p for p in parts if p)
-
-
-def population_line(plan: Path) -> str:
-    """`population_0: 1024 grid points  1020 completed, 4 diverged`."""
-    from collections import Counter
-
-    jobs = json.loads(plan.read_text())["jobs"]
-    records = (_read_metrics(plan.parent / str(job["job"])) for job in jobs)
-    counts = Counter(record.get("status", "missing") for record in records)
-    statuses = ", ".join(f"{n} {status}" for status, n in counts.most_common())
-    return f"{plan.stem}: {len(jobs)} grid points  {statuses}"
 
 
 def stdout_is_terminal() -> bool:

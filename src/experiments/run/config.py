@@ -45,28 +45,13 @@ def _positive_number(key: str, value: object, kind: type = Real) -> None:
         raise ConfigError(f"{key}={value!r} is not allowed: use {what}")
 
 
-def _vectorized_sweep(cfg: DictConfig) -> bool:
-    """A job of `hydra/sweeper=vectorized`, or one of its population's members."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if cfg.get("population_plan"):
-        return True
-    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    return choices.get("hydra/sweeper") == "vectorized"
-
-
 def _check_compare(cfg: DictConfig) -> None:
-    """`compare` is true or false, `compare_tolerance` null or positive; compare=true trains one
-    pair, not a vectorized population."""
+    """`compare` is true or false, `compare_tolerance` null or positive (a vectorized population
+    refuses compare=true itself: `sweeps.population.entry.check_population`)."""
     if not isinstance(compare := cfg.get("compare", False), bool):
         raise ConfigError(f"compare={compare!r} is not allowed: use true or false")
     if (tolerance := cfg.get("compare_tolerance")) is not None:
         _positive_number("compare_tolerance", tolerance)
-    if compare and _vectorized_sweep(cfg):
-        raise ConfigError(
-            "compare=true trains one scratch/autograd pair in lockstep, not a vectorized "
-            "population: drop hydra/sweeper=vectorized (the basic sweeper runs compare=true jobs)"
-        )
     if compare and "mixed" in (precision := str(cfg.trainer.get("precision"))):
         raise ConfigError(
             f"compare=true with trainer.precision={precision}: use one precision for every "

@@ -29,7 +29,7 @@ import signal
 from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from experiments.atomic import write_json_atomic
 from experiments.errors import ConfigError, RunInterrupted
@@ -163,12 +163,6 @@ def record_lost_job(job_dir: Path, overrides: list[str], reason: str) -> None:
     recorded itself; else `interrupted` at its last checkpoint, or `failed`, with the reason."""
     from experiments.run.results import write_metrics
 
-    plan = next((o.partition("=")[2] for o in overrides if o.startswith("+population_plan=")), "")
-    if plan:  # a vectorized population: each of its grid points
-        from experiments.sweeps.population.training import record_failure
-
-        record_failure(OmegaConf.create({"population_plan": plan}), RuntimeError(reason))
-        return
     if recorded(job_dir) is not None:
         return
     last = job_dir / "checkpoints" / "last.ckpt"

@@ -47,8 +47,9 @@ def cluster_plugins() -> list:
     return [SLURMEnvironment(auto_requeue=False)] if SLURMEnvironment.detect() else []
 
 
-def build(cfg: DictConfig, checkpoint: dict | None = None):
-    """Seed everything, then the data module (set up) and the model sized to its data.
+def build(cfg: DictConfig, checkpoint: dict | None = None, chunk: int = 1):
+    """Seed everything, then the data module (set up) and the model sized to its data, both
+    making `chunk` updates per Lightning batch (`chunking`).
 
     With `train=false` the model and the fitted scaler come from the checkpoint instead.
     """
@@ -57,18 +58,18 @@ def build(cfg: DictConfig, checkpoint: dict | None = None):
     from experiments.run.checkpoints import check_same_architecture, model_from_checkpoint
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = instantiate(cfg.data)
+    datamodule = instantiate(cfg.data, chunk=chunk)
     datamodule.setup("fit")
     if checkpoint is not None and not cfg.train:
         datamodule.load_preprocessing_state(checkpoint["experiments"]["data"])
         return datamodule, model_from_checkpoint(checkpoint)
-    model = build_model(cfg, datamodule)
+    model = build_model(cfg, datamodule, chunk)
     if checkpoint is not None:
         check_same_architecture(checkpoint, model, cfg.ckpt_path)
     return datamodule, model
 
 
-def build_model(cfg: DictConfig, datamodule):
+def build_model(cfg: DictConfig, datamodule, chunk: int = 1):
     """The configured model sized to the data module's data; its initial weights are drawn
     from the global RNG, as seeded by the caller."""
     from experiments.tasks import model_defaults
@@ -80,6 +81,7 @@ def build_model(cfg: DictConfig, datamodule):
         n_inputs=datamodule.n_features,
         n_outputs=datamodule.n_outputs,
         task=datamodule.task.state_dict(),
+        chunk=chunk,
         **model_defaults(cfg.model, datamodule.task.name),  # the model keys left at `auto`
         **({**lockstep, "tolerance": cfg.compare_tolerance} if cfg.get("compare") else {}),
     )
@@ -87,8 +89,8 @@ def build_model(cfg: DictConfig, datamodule):
 
 def make_trainer(cfg: DictConfig, output_dir: Path, extra_callbacks: list, chunk: int = 1):
     """The configured Trainer, logger and callbacks, plus what every run needs whatever the config:
-    atomic checkpoint writes, SLURM-safe signals, `chunk` updates per batch (`chunking`) and
-    `extra_callbacks`."""
+    atomic checkpoint writes, SLURM-safe signals, intervals in batches of `chunk` updates
+    (`chunking`) and `extra_callbacks`."""
     from experiments.run.checkpoints import AtomicCheckpointIO
 
     logger = instantiate(cfg.logger) if cfg.get("logger") else False
@@ -96,7 +98,7 @@ def make_trainer(cfg: DictConfig, output_dir: Path, extra_callbacks: list, chunk
     return instantiate(
         cfg.trainer,
         logger=logger,
-        callbacks=[*callbacks, chunking.make_callback(chunk), *extra_callbacks],
+        callbacks=[*callbacks, *extra_callbacks],
         default_root_dir=output_dir,
         plugins=[AtomicCheckpointIO(), *cluster_plugins()],
         use_distributed_sampler=False,  # data-parallel: data_parallel.shard splits each batch
@@ -122,13 +124,14 @@ def train(cfg: DictConfig) -> dict[str, Any]:
     if checkpoint is None and not cfg.train:
         raise ConfigError("train=false evaluates a checkpoint: add ckpt_path=PATH")
     started = time.perf_counter()
-    datamodule, model = build(cfg, checkpoint)
-    data_parallel.check(cfg, train_rows=len(datamodule.train_xy[0]))
     done = checkpoint["global_step"] if checkpoint is not None and cfg.train else 0
+    chunk = chunking.chunk_size(cfg, done)
+    datamodule, model = build(cfg, checkpoint, chunk)
+    data_parallel.check(cfg, train_rows=len(datamodule.train_xy[0]))
     output_dir = Path(cfg.output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     interrupt = GracefulInterrupt()
-    trainer = make_trainer(cfg, output_dir, [interrupt], chunking.chunk_size(cfg, done))
+    trainer = make_trainer(cfg, output_dir, [interrupt], chunk)
 
     startup_over()  # from here a signal is GracefulInterrupt's (training) or ends the run as usual
     status, error, metrics, extra, weights = "failed", None, {}, {}, None

@@ -3,8 +3,9 @@ iterations, seed) trained together in one job per combination of the other keys.
 
 Job numbers, folders and overrides are those the basic sweeper would give, so the two sweeps of the
 same grid produce the same summary. Started again into its sweep folder, it skips the grid points
-completed before with the same overrides (`_completed_before`). See
-experiments.sweeps.population.training for the training itself.
+completed before with the same overrides (`_completed_before`). Each population is one job of the
+configured launcher, which runs the population's own job function in place of the script's
+(`experiments.sweeps.population.entry.run_population`), given its `<sweep>/population_<k>.json`.
 """
 
 # No `from __future__ import annotations`: Hydra's plugin scan imports this module outside
@@ -51,9 +52,11 @@ class VectorizedSweeper(Sweeper):
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
+        from experiments.sweeps.population.entry import run_population
+
         self.config = config
         self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=task_function, config=config
+            hydra_context=hydra_context, task_function=run_population, config=config
         )
 
     def grid(self, arguments: List[str]) -> List[List[str]]:  # noqa: UP006
@@ -64,6 +67,7 @@ class VectorizedSweeper(Sweeper):
 
     def sweep(self, arguments: List[str]) -> Any:  # noqa: UP006
         from experiments.output.hparams import run_name, varied_keys
+        from experiments.sweeps.population.entry import plan_override, record_lost
 
         sweep_dir = Path(str(self.config.hydra.sweep.dir))
         sweep_dir.mkdir(parents=True, exist_ok=True)
@@ -97,11 +101,13 @@ class VectorizedSweeper(Sweeper):
             }
             groups.setdefault(tuple(outer), []).append(job)
 
-        batch = []
+        batch, plans = [], []
         for k, (outer, jobs) in enumerate(groups.items()):
-            plan = sweep_dir / f"population_{k}.json"
+            plan, folder = sweep_dir / f"population_{k}.json", sweep_dir / f"population_{k}"
             plan.write_text(json.dumps({"sweep_dir": str(sweep_dir), "jobs": jobs}, indent=1))
-            batch.append([*outer, f"+population_plan={plan}", f"hydra.sweep.subdir=population_{k}"])
+            (folder / "metrics.json").unlink(missing_ok=True)  # a lost job's, from an earlier start
+            plans.append((plan, folder))
+            batch.append([*outer, plan_override(plan), f"hydra.sweep.subdir={folder.name}"])
             log.info(
                 "population %d: %d grid points as %d members (%s)",
                 k,
@@ -115,6 +121,8 @@ class VectorizedSweeper(Sweeper):
         returns = self.launcher.launch(batch, initial_job_idx=0)
         for r in returns:
             _ = r.return_value  # a population that raised stops here, as the basic sweeper does
+        for plan, folder in plans:
+            record_lost(plan, folder)  # a population whose job was lost (SLURM, say)
         return [returns]
 
 

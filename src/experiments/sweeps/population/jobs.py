@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from omegaconf import DictConfig, OmegaConf, open_dict
+from omegaconf import DictConfig, OmegaConf
 
 from experiments.atomic import one_sync_at_the_end, write_bytes_atomic
 from experiments.errors import DivergedError
@@ -42,12 +42,9 @@ class Member:
 
 def member_cfg(cfg: DictConfig, lr: float, seed: int, steps: int) -> DictConfig:
     """The config an ordinary job of this grid point composes."""
-    member = OmegaConf.merge(
+    return OmegaConf.merge(
         cfg, {"model": {"lr": lr}, "seed": seed, "trainer": {"max_steps": steps}}
     )
-    with open_dict(member):
-        member.pop("population_plan", None)
-    return member
 
 
 def _intervals(cfg: DictConfig, steps: int) -> tuple[int, int]:

@@ -13,7 +13,6 @@ an ordinary run's, so the sweep summary and TensorBoard read them as usual.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import math
 import time
@@ -27,7 +26,7 @@ from torch import Tensor
 
 from experiments.architecture import Architecture
 from experiments.core.optimizers import optimizer_for
-from experiments.loop import chunking, data_parallel
+from experiments.loop import chunking
 from experiments.models.base import first_nonfinite
 from experiments.output.console import quiet_lightning
 from experiments.run.config import check_config
@@ -74,10 +73,7 @@ class PopulationModule(L.LightningModule):
             if not finite.all():
                 optimizer.param_groups[0]["lr"].mul_(finite.to(self.lrs.dtype))
                 diverged = True
-            if i == 0:
-                optimizer.step()
-            else:
-                chunking.step_outside_lightning(self.trainer, optimizer.optimizer)
+            chunking.step(self.trainer, optimizer, i)
         self.chunk_losses = torch.stack(losses)
         if diverged:  # which members, and at which step of the chunk
             for m, first in enumerate(first_nonfinite(self.chunk_losses).tolist()):
@@ -155,10 +151,6 @@ class Recorder(L.Callback):
             }
 
 
-def read_plan(cfg: DictConfig) -> dict[str, Any]:
-    return json.loads(Path(cfg.population_plan).read_text())
-
-
 def _members(plan: dict[str, Any]) -> list[Member]:
     """One member per (lr, seed); each answers the grid points (iteration counts) it passes."""
     members: dict[tuple[float, int], Member] = {}
@@ -169,20 +161,19 @@ def _members(plan: dict[str, Any]) -> list[Member]:
 
 
 def _check(cfg: DictConfig, members: list[Member]) -> None:
-    """The config once, then every member's learning rate: what differs between members."""
+    """The config once, as an ordinary run's, then every member's learning rate: what differs
+    between members."""
     check_config(cfg)
     arch = Architecture.from_config(cfg.model)
     for lr in sorted({m.lr for m in members}):
         dataclasses.replace(arch, lr=lr).check()
 
 
-def train_population(cfg: DictConfig) -> None:
-    """Run the population described by `cfg.population_plan` and write one job folder per grid
-    point under the sweep folder."""
+def train_population(cfg: DictConfig, plan: dict[str, Any]) -> None:
+    """Train the population of `plan` (its grid points, under the sweep folder it names) and
+    write one job folder per grid point."""
     from experiments.run.training import build, build_model, hydra_choices, make_trainer
 
-    data_parallel.check(cfg)  # one process: a population is not split across ranks
-    plan = read_plan(cfg)
     members = _members(plan)
     max_steps = max(job["steps"] for job in plan["jobs"])
     started = time.perf_counter()
@@ -215,7 +206,7 @@ def train_population(cfg: DictConfig) -> None:
     chunk = math.gcd(chunking.chunk_size(trainer_cfg), *schedule["val"], *schedule["test"])
     trainer = make_trainer(trainer_cfg, Path(cfg.output_dir), [recorder], chunk)
     stream = MemberBatches(datamodule, [m.seed for m in members])
-    trainer.fit(population, train_dataloaders=chunking.chunked_loader(stream, trainer))
+    trainer.fit(population, train_dataloaders=chunking.chunked_loader(stream, trainer, chunk))
     log.info(
         "trained %d members to %d steps in %.1f s",
         len(members),
@@ -223,14 +214,3 @@ def train_population(cfg: DictConfig) -> None:
         time.perf_counter() - recorder.started,
     )
     write_jobs(cfg, plan, members, recorder, population.diverged_at, hydra_choices())
-
-
-def record_failure(cfg: DictConfig, err: BaseException) -> None:
-    """A population that failed as a whole (a bad value in its outer group, say): every one of
-    its grid points is recorded `failed` with the reason, so the sweep goes on and reports them."""
-    from experiments.run.results import write_metrics
-    from experiments.sweeps.population.jobs import job_folder
-
-    plan = read_plan(cfg)
-    for job in plan["jobs"]:
-        write_metrics(job_folder(Path(plan["sweep_dir"]), job), "failed", str(err), 0, 0.0, {})
