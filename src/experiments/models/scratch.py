@@ -5,12 +5,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from experiments.core.layers import ACTIVATIONS, Linear, Sequential
+from experiments.core.layers import Sequential
 from experiments.core.losses import LOSSES
 from experiments.core.network import build_network
 from experiments.core.optimizers import HandWrittenOptimizer, optimizer_for
 from experiments.loop import data_parallel
 from experiments.models.base import LessonModule
+from experiments.models.run_layers import ACTIVATIONS, Linear
 
 
 class ScratchModule(LessonModule):

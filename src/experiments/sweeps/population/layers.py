@@ -15,10 +15,11 @@ from torch import Tensor, nn
 
 from experiments.core import losses
 from experiments.core.layers import Linear, Sequential
+from experiments.models.run_layers import PlainCaches
 
 
-class MemberLinear(Linear):
-    """One `Linear` per member: z_m = x_m W_m^T + b_m."""
+class MemberLinear(PlainCaches, Linear):
+    """One `Linear` per member: z_m = x_m W_m^T + b_m (its cache set as a run's layers set it)."""
 
     def __init__(self, members: int, in_features: int, out_features: int, bias: bool = True):
         super().__init__(in_features, out_features, bias)
