@@ -19,7 +19,7 @@ class MSELoss:
         return (self.diff**2).mean()
 
     def backward(self) -> Tensor:
-        return 2 * self.diff / self.diff.numel()
+        return 2 / self.diff.numel() * self.diff
 
 
 class BCELoss:

@@ -95,7 +95,7 @@ class MSELoss(losses.MSELoss):
         return (self.diff**2).mean(dim=(1, 2))
 
     def backward(self) -> Tensor:
-        return 2 * self.diff / per_table(self.diff)
+        return 2 / per_table(self.diff) * self.diff
 
 
 class BCELoss(losses.BCELoss):
