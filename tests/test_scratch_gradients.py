@@ -11,19 +11,18 @@ from torch.nn import functional as F
 
 from experiments import architecture
 from experiments.architecture import LOSS_OUTPUT, Architecture
-from experiments.core.layers import (
-    ACTIVATIONS,
+from experiments.core import losses as core_losses
+from experiments.core.layers import ACTIVATIONS, Linear, Sequential, Softmax
+from experiments.core.losses import (
     LOSSES,
     BCELoss,
     CrossEntropyLoss,
-    Linear,
     MSELoss,
-    Sequential,
-    Softmax,
     SoftmaxCrossEntropyLoss,
 )
 from experiments.core.network import build_network
 from experiments.models import mlp
+from experiments.sweeps.population import layers as member_layers
 
 TOL = 1e-10
 
@@ -223,14 +222,10 @@ def test_softmax_cross_entropy_gradient_is_p_minus_y(classes: int) -> None:
     assert rel_err(fused.p, p) < TOL
 
 
-def classifier(classes: int, members: int | None = None, bias: bool = True) -> Sequential:
+def classifier(classes: int, bias: bool = True) -> Sequential:
     """A scratch 4-6-5-classes network: tanh hidden layers, softmax output."""
     arch = Architecture(4, classes, (6, 5), "tanh", "softmax", bias, "normal", 0.8)
-    if members is None:
-        return build_network(arch, Linear, ACTIVATIONS, Sequential)
-    return build_network(
-        arch, lambda i, o, b: Linear(i, o, b, members=members), ACTIVATIONS, Sequential, False
-    )
+    return build_network(arch, Linear, ACTIVATIONS, Sequential)
 
 
 @pytest.mark.parametrize("bias", [True, False])
@@ -272,22 +267,22 @@ def test_softmax_network_gradients_match_torch(classes: int, bias: bool) -> None
 @pytest.mark.parametrize("shared_x", [True, False], ids=["shared x", "per-member x"])
 @pytest.mark.parametrize("fused", [False, True], ids=["chained", "fused"])
 def test_member_dimension_equals_per_member_runs(shared_x: bool, fused: bool) -> None:
-    """members=3: one loss per member (a mean over that member's rows), and each member's
-    gradients equal those of its own ordinary network."""
+    """3 members stacked (sweeps.population.layers): one loss per member (a mean over that
+    member's rows), and each member's gradients equal those of its own ordinary network."""
     members, classes, rows = 3, 5, 10
     singles = []
     for seed in range(members):
         torch.manual_seed(seed)
         singles.append(classifier(classes))
-    population = classifier(classes, members=members)
-    with torch.no_grad():
-        for name, param in population.named_parameters():
-            param.copy_(torch.stack([net.state_dict()[name] for net in singles]))
+    population = member_layers.stack_networks(singles)
+    for name, param in population.named_parameters():
+        assert torch.equal(param[1], singles[1].state_dict()[name])
     x = torch.randn(rows, 4) if shared_x else torch.randn(members, rows, 4)
     y = one_hot(members, rows, classes)
 
     def loss_and_grads(net: Sequential, x: torch.Tensor, y: torch.Tensor):
-        loss_fn = SoftmaxCrossEntropyLoss() if fused else CrossEntropyLoss()
+        losses = member_layers if net is population else core_losses
+        loss_fn = losses.SoftmaxCrossEntropyLoss() if fused else losses.CrossEntropyLoss()
         body = net[:-1] if fused else net
         with torch.no_grad():
             value = loss_fn.forward(body.forward(x), y)
@@ -330,3 +325,24 @@ def test_large_logits_give_finite_losses_and_gradients() -> None:
     assert abs(chained_value.item() + torch.log(torch.tensor(loss_fn.eps)).item()) < TOL
     assert abs(fused_value.item() - expected_value.item()) < TOL * expected_value.item()
     assert rel_err(shortcut, expected) < TOL
+
+
+@pytest.mark.parametrize("name", sorted(LOSSES))
+def test_member_losses_are_each_members_own(name: str) -> None:
+    """sweeps.population.layers.LOSSES on (members, rows, outputs): each member's value and dL/dp
+    are the core loss's on that member's table, for per-member and shared targets."""
+    members, rows, outputs = 3, 6, 4
+    p = torch.softmax(torch.randn(members, rows, outputs), dim=-1)
+    targets = {"mse": torch.randn, "bce": lambda *s: (torch.rand(*s) > 0.5).double()}
+    y = targets.get(name, one_hot)(members, rows, outputs)
+    for ys in (y, y[0]):  # one table per member, or one that every member shares
+        member_loss = member_layers.LOSSES[name]()
+        with torch.no_grad():
+            values, grads = member_loss.forward(p, ys), member_loss.backward()
+        assert values.shape == (members,)
+        for m in range(members):
+            single = LOSSES[name]()
+            with torch.no_grad():
+                value = single.forward(p[m], ys if ys.dim() == 2 else ys[m])
+                assert abs(values[m].item() - value.item()) < TOL
+                assert rel_err(grads[m], single.backward()) < TOL

@@ -10,6 +10,7 @@ import pytest
 import torch
 from torch import Tensor
 
+from experiments.architecture import Architecture
 from experiments.core.optimizers import (
     OPTIMIZERS,
     SGD,
@@ -18,6 +19,7 @@ from experiments.core.optimizers import (
     make_optimizer,
 )
 from experiments.errors import ConfigError
+from experiments.sweeps.population.optimizers import MEMBER_OPTIMIZERS, member_optimizer
 
 TOL = 1e-12
 STEPS = 100
@@ -99,7 +101,8 @@ def test_state_dict_round_trip_is_exact(name: str, per_member: bool) -> None:
     lr, knobs, _ = CASES[name]
     members = 3 if per_member else None
     rate = torch.tensor([lr, lr / 2, 0.0], dtype=DTYPE) if per_member else lr
-    make = lambda ps: OPTIMIZERS[name](ps, lr=rate, weight_decay=0.01, **knobs)  # noqa: E731
+    kind = MEMBER_OPTIMIZERS if per_member else OPTIMIZERS
+    make = lambda ps: kind[name](ps, lr=rate, weight_decay=0.01, **knobs)  # noqa: E731
 
     straight = init_params(members)
     train(make(straight), straight, STEPS)
@@ -140,7 +143,7 @@ def test_per_member_lr_is_each_member_alone(name: str) -> None:
     ys = torch.stack([y, torch.full_like(y, float("nan")), y])
     stacked = init_params(members=3)
     start = [p.detach().clone() for p in stacked]
-    train(OPTIMIZERS[name](stacked, lr=lrs, weight_decay=0.01, **knobs), stacked, STEPS, ys)
+    train(MEMBER_OPTIMIZERS[name](stacked, lr=lrs, weight_decay=0.01, **knobs), stacked, STEPS, ys)
 
     assert all(torch.equal(p[1], q[1]) for p, q in zip(stacked, start, strict=True))
     for m in (0, 2):
@@ -160,7 +163,7 @@ def test_per_member_update_is_bit_exact(name: str) -> None:
     stacked = [p.detach() for p in init_params(members=2)]
     alone = [p[1].clone() for p in stacked]
     curvature = [torch.linspace(0.5, 1.5, p.numel(), dtype=DTYPE).view(p.shape) for p in stacked]
-    together = OPTIMIZERS[name](stacked, lr=lrs, weight_decay=0.01, **knobs)
+    together = MEMBER_OPTIMIZERS[name](stacked, lr=lrs, weight_decay=0.01, **knobs)
     single = OPTIMIZERS[name](alone, lr=lrs[1].item(), weight_decay=0.01, **knobs)
     for _ in range(STEPS):
         for p, q, h in zip(stacked, alone, curvature, strict=True):
@@ -183,9 +186,11 @@ def test_per_member_lr_must_fit_every_parameter() -> None:
     params = init_params(members=3)
     backward(params, *batch())
     with pytest.raises(ValueError, match="member dimension"):
-        SGD(params, lr=torch.full((4,), 0.1, dtype=DTYPE)).step()
+        MEMBER_OPTIMIZERS["sgd"](params, lr=torch.full((4,), 0.1, dtype=DTYPE)).step()
     with pytest.raises(ValueError, match="1-D"):
-        SGD(params, lr=torch.full((3, 1), 0.1, dtype=DTYPE))
+        MEMBER_OPTIMIZERS["sgd"](params, lr=torch.full((3, 1), 0.1, dtype=DTYPE))
+    with pytest.raises(ValueError, match=">= 0"):
+        MEMBER_OPTIMIZERS["sgd"](params, lr=torch.tensor([0.1, -0.1, 0.1], dtype=DTYPE))
     with pytest.raises(ValueError, match=">= 0"):
         SGD(params, lr=-0.1)
 
@@ -203,7 +208,7 @@ def test_step_builds_no_graph(name: str, monkeypatch: pytest.MonkeyPatch) -> Non
         monkeypatch.setattr(functional, module, forbidden)
     lr, knobs, _ = CASES[name]
     params = init_params(members=2)
-    opt = OPTIMIZERS[name](params, lr=torch.tensor([lr, lr], dtype=DTYPE), **knobs)
+    opt = MEMBER_OPTIMIZERS[name](params, lr=torch.tensor([lr, lr], dtype=DTYPE), **knobs)
     backward(params, *batch())
     saved = []
     with (
@@ -252,7 +257,7 @@ def test_a_rate_zeroed_in_place_freezes_that_member_from_then_on(name: str) -> N
     between updates (the optimizer's per-parameter views of the rates must follow)."""
     lr, knobs, _ = CASES[name]
     stacked = [p.detach() for p in init_params(members=2)]
-    opt = OPTIMIZERS[name](stacked, lr=torch.tensor([lr, lr], dtype=DTYPE), **knobs)
+    opt = MEMBER_OPTIMIZERS[name](stacked, lr=torch.tensor([lr, lr], dtype=DTYPE), **knobs)
     for _ in range(3):
         for p in stacked:
             p.grad = torch.sin(p)
@@ -265,3 +270,13 @@ def test_a_rate_zeroed_in_place_freezes_that_member_from_then_on(name: str) -> N
     opt.step()
     assert all(torch.equal(p[1], q[1]) for p, q in zip(stacked, before, strict=True))
     assert all(not torch.equal(p[0], q[0]) for p, q in zip(stacked, before, strict=True))
+
+
+def test_member_optimizer_is_the_architectures_rule_with_per_member_rates() -> None:
+    """The population's optimizer: the rule and knobs the architecture names, one lr a member."""
+    arch = Architecture(3, 2, (5,), optimizer="adam", betas=(0.8, 0.9), eps=1e-6)
+    lrs = torch.tensor([0.1, 0.2, 0.0], dtype=DTYPE)
+    opt = member_optimizer(arch, init_params(members=3), lrs)
+    assert isinstance(opt, Adam) and type(opt) is MEMBER_OPTIMIZERS["adam"]
+    assert opt.defaults["betas"] == (0.8, 0.9) and opt.defaults["eps"] == 1e-6
+    assert opt.param_groups[0]["lr"] is lrs

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from experiments.architecture import Architecture
-from experiments.core.layers import ACTIVATIONS, Linear, MSELoss, Sequential
+from experiments.core.layers import ACTIVATIONS, Linear, Sequential
+from experiments.core.losses import MSELoss
 from experiments.core.network import build_network
 from experiments.models import mlp as torch_layers
 

@@ -9,9 +9,10 @@ import time
 import torch
 
 from experiments.benchmarks.loops import ARCH, XOR
-from experiments.core.layers import ACTIVATIONS, Linear, MSELoss, Sequential
+from experiments.core.layers import ACTIVATIONS
 from experiments.core.network import build_network
-from experiments.core.optimizers import SGD
+from experiments.sweeps.population.layers import MemberLinear, MemberSequential, MSELoss
+from experiments.sweeps.population.optimizers import MEMBER_OPTIMIZERS
 
 SIZES = {1_000: 2_000, 10_000: 500, 100_000: 50}  # members: updates timed
 
@@ -20,11 +21,11 @@ def population_loop(members: int, steps: int, device: str = "cpu") -> torch.Tens
     """`steps` updates of `members` XOR networks (N(0, 1) weights, learning rates 0.1 to 10);
     returns each member's last loss."""
     net = build_network(
-        ARCH, lambda i, o, b: Linear(i, o, b, members=members), ACTIVATIONS, Sequential
+        ARCH, lambda i, o, b: MemberLinear(members, i, o, b), ACTIVATIONS, MemberSequential
     ).to(device)
     x, y = (t.to(device) for t in XOR)
     lrs = torch.logspace(-1, 1, members, dtype=torch.float64, device=device)
-    optimizer, mse = SGD(net.parameters(), lr=lrs), MSELoss()
+    optimizer, mse = MEMBER_OPTIMIZERS["sgd"](net.parameters(), lr=lrs), MSELoss()
     losses = torch.full((members,), float("nan"), device=device)
     with torch.no_grad():
         for _ in range(steps):

@@ -50,15 +50,13 @@ def build_network(
     linear: Callable[[int, int, bool], nn.Module],
     activations: dict[str, type[nn.Module]],
     container: type[nn.Sequential],
-    initialise: bool = True,
 ) -> nn.Sequential:
     """Linear, activation, linear, activation, ...; the last activation is `output_activation`."""
     layers: list[nn.Module] = []
     sizes = arch.sizes
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         layer = linear(fan_in, fan_out, arch.bias)
-        if initialise:
-            init_linear_(layer.weight, layer.bias, arch.init, arch.init_std)
+        init_linear_(layer.weight, layer.bias, arch.init, arch.init_std)
         is_last = i == len(sizes) - 2
         layers += [layer, layer_class(activations, arch, is_last)()]
     return container(*layers)

@@ -25,7 +25,7 @@ def first_nonfinite(losses: Tensor) -> Tensor:
 
 class LessonModule(L.LightningModule):
     """Base of `ScratchModule` and `MLPModule`: subclasses build `self.net`, define the loss and
-    `loss_and_gradients`, and stack members for the vectorized sweeper (`stack`)."""
+    `loss_and_gradients` (the vectorized sweeper stacks members: `sweeps.population.stacks`)."""
 
     def __init__(
         self,
@@ -61,13 +61,6 @@ class LessonModule(L.LightningModule):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.net(x)
-
-    @staticmethod
-    def stack(models: list[LessonModule]):
-        """The members' networks as one module with a leading member dimension, for the
-        vectorized sweeper: `forward`, `losses`, `loss_and_gradients`, `named_member_parameters`
-        (see `ScratchStack`, `VmapStack`)."""
-        raise NotImplementedError
 
     def infer(self, x: Tensor) -> Tensor:
         """Outputs for model-scale inputs from anywhere (a CPU tensor, float32): moved to the

@@ -7,7 +7,6 @@ from functools import partial
 
 import torch
 from torch import Tensor, nn
-from torch.func import functional_call, stack_module_state, vmap
 from torch.nn import functional as F
 from torch.nn.utils import skip_init
 
@@ -59,47 +58,9 @@ class MLPModule(LessonModule):
     def compute_loss(self, pred: Tensor, y: Tensor) -> Tensor:
         return self.criterion(pred, y)
 
-    @staticmethod
-    def stack(models: list) -> VmapStack:
-        return VmapStack(models)
-
     def loss_and_gradients(self, x: Tensor, y: Tensor, weight: float = 1.0) -> Tensor:
         self.zero_grad()
         loss = self.criterion(self.net(x), y)
         loss = loss if weight == 1 else loss * weight
         self.manual_backward(loss)  # under DDP, the average over ranks happens here
         return loss.detach()
-
-
-class VmapStack(nn.Module):
-    """Members' `torch.nn` networks stacked with `torch.func`: one parameter tensor per layer with a
-    leading member dimension, the forward vmapped over it, gradients by autograd."""
-
-    def __init__(self, models: list[MLPModule]) -> None:
-        super().__init__()
-        params, _ = stack_module_state([model.net.eval() for model in models])
-        self.names = list(params)
-        self.stacked = nn.ParameterList(nn.Parameter(params[n].detach()) for n in self.names)
-        self.template = [models[0].net.to("meta")]  # a list: not registered as a submodule
-        self.criterion = models[0].criterion
-
-    def forward(self, x: Tensor) -> Tensor:
-        params = dict(self.named_member_parameters())
-        in_x = 0 if x.dim() == 3 else None
-        call = partial(functional_call, self.template[0])
-        return vmap(lambda p, xs: call(p, (xs,)), in_dims=(0, in_x))(params, x)
-
-    def losses(self, pred: Tensor, y: Tensor) -> Tensor:
-        return vmap(self.criterion, in_dims=(0, 0 if y.dim() == 3 else None))(pred, y)
-
-    def loss_and_gradients(self, x: Tensor, y: Tensor) -> Tensor:
-        for param in self.stacked:
-            param.grad = None
-        with torch.enable_grad():
-            losses = self.losses(self(x), y)
-            losses.sum().backward()  # members are independent: each gets its own gradient
-        return losses.detach()
-
-    def named_member_parameters(self):
-        """(name, stacked parameter) under the ordinary network's names (`0.weight`, ...)."""
-        return zip(self.names, self.stacked, strict=True)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from experiments.core.layers import ACTIVATIONS, LOSSES, Linear, Sequential
+from experiments.core.layers import Sequential
+from experiments.core.losses import LOSSES
 from experiments.core.network import build_network
 from experiments.core.optimizers import HandWrittenOptimizer, optimizer_for
 from experiments.loop import data_parallel
 from experiments.models.base import LessonModule
+from experiments.models.run_layers import ACTIVATIONS, Linear
 
 
 class ScratchModule(LessonModule):
@@ -35,10 +37,6 @@ class ScratchModule(LessonModule):
     def compute_loss(self, pred: Tensor, y: Tensor) -> Tensor:
         return self.loss_fn.forward(pred, y)
 
-    @staticmethod
-    def stack(models: list) -> ScratchStack:
-        return ScratchStack(models)
-
     def loss_and_gradients(self, x: Tensor, y: Tensor, weight: float = 1.0) -> Tensor:
         with torch.no_grad():
             loss = self.loss_fn.forward(self.net.forward(x), y)
@@ -48,42 +46,3 @@ class ScratchModule(LessonModule):
 
     def average_gradients(self) -> None:
         data_parallel.average_gradients(self.parameters(), self.trainer.world_size)
-
-
-class ScratchStack(torch.nn.Module):
-    """Members' scratch networks side by side: the same layers with a leading member dimension
-    on every weight, so one hand-written backward updates them all."""
-
-    def __init__(self, models: list[ScratchModule]) -> None:
-        super().__init__()
-        first = models[0]
-        members = len(models)
-        self.net = build_network(
-            first.arch,
-            lambda i, o, b: Linear(i, o, b, members=members),
-            ACTIVATIONS,
-            Sequential,
-            initialise=False,
-        )
-        states = [model.net.state_dict() for model in models]
-        with torch.no_grad():
-            for name, param in self.net.named_parameters():
-                param.copy_(torch.stack([s[name] for s in states]))
-        self.loss_fn = LOSSES[first.arch.loss]()
-
-    def forward(self, x: Tensor) -> Tensor:
-        with torch.no_grad():
-            return self.net.forward(x)
-
-    def losses(self, pred: Tensor, y: Tensor) -> Tensor:
-        return self.loss_fn.forward(pred, y)
-
-    def loss_and_gradients(self, x: Tensor, y: Tensor) -> Tensor:
-        with torch.no_grad():
-            losses = self.loss_fn.forward(self.net.forward(x), y)
-            self.net.backward(self.loss_fn.backward())
-        return losses
-
-    def named_member_parameters(self):
-        """(name, stacked parameter) under the ordinary network's names (`0.weight`, ...)."""
-        return self.net.named_parameters()

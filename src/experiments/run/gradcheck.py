@@ -6,25 +6,13 @@ same initial weights, same scaled training split), casts both to float64, and co
 gradient of every parameter tensor (`0.weight`, `0.bias`, `2.weight`, ...) from the layers'
 `backward` with two references:
 
-- central finite differences of the scratch loss, (L(w + h) - L(w - h)) / 2h with h = 1e-6, one
-  element at a time (every element, or a fixed-seed sample of `MAX_FD_ELEMENTS` in a bigger
-  tensor; see experiments.run.gradient_references);
-- autograd through the `torch.nn` network of the same config (`model=mlp`'s), same weights.
+- central finite differences of the scratch loss (`experiments.core.gradcheck`: the step, the
+  sample of a big tensor's elements, the threshold and its noise floor, and why);
+- autograd through the `torch.nn` network of the same config (`model=mlp`'s), same weights:
+  rel < 1e-10, floor 1e-10 times the tensor's largest gradient. The same arithmetic in another
+  order: only float64 rounding separates them (the worst seen: rel 2e-14).
 The data is the whole training split as training gets it (every batch is a subset of its rows).
-
-Per element, rel = |a - b| / max(|a|, |b|, TINY); the table shows each tensor's largest rel and
-|a - b|. An element passes when rel is under the threshold, or when |a - b| is under the
-reference's noise floor (for a gradient that small, a relative error means nothing):
-
-- finite differences: rel < 1e-6; floor 100 eps |L| / h, eps = 2.2e-16 (float64's machine
-  epsilon). A central difference is off by h^2 |L'''| / 6 from truncation (~1e-13) plus the
-  rounding of the two losses, about eps |L| / h (~1e-10 for a loss of order one). A correct
-  gradient therefore agrees to about 1e-8 relative where it is of useful size, and only an
-  element near that rounding floor strays further (the worst seen over the six lessons, seeds
-  0-19: rel 2.5e-6 on an element of 2e-5, off by 5e-11), while a wrong factor or a missing term
-  is off by order one.
-- autograd: rel < 1e-10; floor 1e-10 times the tensor's largest gradient. The same arithmetic
-  in another order: only float64 rounding separates them (the worst seen: rel 2e-14).
+The table shows each tensor's largest rel and |a - b| against each reference.
 """
 
 from __future__ import annotations
@@ -43,28 +31,15 @@ from omegaconf.errors import OmegaConfBaseException
 
 from experiments.errors import ConfigError, ExperimentError
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # torch is imported when a check runs: a bad input is answered without it
     from torch import Tensor
 
     from experiments.architecture import Architecture
+    from experiments.core.gradcheck import Comparison
+    from experiments.models import ScratchModule
 
-FD_STEP = 1e-6
-FD_RTOL = 1e-6
-FD_NOISE = 100  # the finite-difference floor, in units of eps |L| / h
 AUTOGRAD_RTOL = 1e-10
-EPS = 2.220446049250313e-16  # float64 machine epsilon
-TINY = 1e-300
 SCRATCH_TARGET = "experiments.models.ScratchModule"
-
-
-@dataclass(frozen=True)
-class Comparison:
-    """The hand-written gradient of one tensor against one reference."""
-
-    max_abs: float
-    max_rel: float
-    floor: float
-    passed: bool
 
 
 @dataclass(frozen=True)
@@ -115,12 +90,21 @@ def compose_config(overrides: Sequence[str], config_dir: str | Path) -> DictConf
         return compose("train", overrides=list(overrides), return_hydra_config=True)
 
 
-def compare(ours: Tensor, reference: Tensor, rtol: float, floor: float) -> Comparison:
-    """Element-wise: passes where |a - b| / max(|a|, |b|, TINY) < rtol or |a - b| < floor."""
-    diff = (ours - reference).abs()
-    rel = diff / ours.abs().maximum(reference.abs()).clamp_min(TINY)
-    ok = (rel < rtol) | (diff < floor)
-    return Comparison(float(diff.max()), float(rel.max()), floor, bool(ok.all()))
+def autograd_reference(
+    model: ScratchModule, x: Tensor, y: Tensor
+) -> tuple[float, dict[str, Tensor]]:
+    """Loss and gradients of the `torch.nn` network with `model`'s architecture and weights."""
+    import torch
+
+    from experiments.models import MLPModule
+
+    with torch.random.fork_rng():  # its own initial draw is overwritten: leave the RNG be
+        reference = MLPModule(**dict(model.hparams)).double()
+    reference.net.load_state_dict(model.net.state_dict())
+    named = dict(reference.net.named_parameters())
+    loss = reference.compute_loss(reference(x), y)
+    grads = torch.autograd.grad(loss, list(named.values()))
+    return float(loss.detach()), dict(zip(named, grads, strict=True))
 
 
 def gradcheck(cfg: DictConfig) -> GradcheckResult:
@@ -135,29 +119,25 @@ def gradcheck(cfg: DictConfig) -> GradcheckResult:
         )
     check_config(cfg)
     from experiments.core.user_layers import suspect_user_layers
-    from experiments.run.gradient_references import autograd_reference, fd_indices, finite_diffs
     from experiments.run.training import build
 
     datamodule, model = build(cfg)
     model = model.double()
     x, y = (t.double() for t in datamodule.train_xy)
-    loss = float(model.loss_and_gradients(x, y))
-    ours = {name: p.grad.detach().clone() for name, p in model.net.named_parameters()}
-    autograd_loss, theirs = autograd_reference(model, x, y)
+    from experiments.core.gradcheck import check_gradients, compare
 
-    fd_floor = FD_NOISE * EPS * abs(loss) / FD_STEP
-    result = GradcheckResult(_describe(cfg, model.arch), len(x), loss, autograd_loss)
+    checked = check_gradients(model.net, model.loss_fn, x, y)
+    autograd_loss, theirs = autograd_reference(model, x, y)
+    result = GradcheckResult(_describe(cfg, model.arch), len(x), checked.loss, autograd_loss)
     for name, param in model.net.named_parameters():
-        index = fd_indices(param.numel())
-        fd = finite_diffs(model, param, x, y, index, FD_STEP)
         autograd_floor = AUTOGRAD_RTOL * float(theirs[name].abs().max())
         result.tensors.append(
             TensorCheck(
                 name,
                 tuple(param.shape),
-                len(index),
-                compare(ours[name].reshape(-1)[index], fd, FD_RTOL, fd_floor),
-                compare(ours[name], theirs[name], AUTOGRAD_RTOL, autograd_floor),
+                checked.elements[name],
+                checked.finite_differences[name],
+                compare(checked.gradients[name], theirs[name], AUTOGRAD_RTOL, autograd_floor),
             )
         )
     result.suspects = suspect_user_layers(model.net, result.failing)
@@ -206,6 +186,8 @@ def format_report(result: GradcheckResult) -> str:
 
 def verdict(result: GradcheckResult) -> str:
     """PASS, or FAIL naming each failing tensor and the reference it disagrees with."""
+    from experiments.core.gradcheck import FD_RTOL, FD_STEP
+
     fd_floor = result.tensors[0].finite_differences.floor if result.tensors else 0.0
     limits = (
         f"rel < {FD_RTOL:g} vs finite differences (h = {FD_STEP:g}, floor {fd_floor:.1e}), "

@@ -1,7 +1,7 @@
 """The vectorized sweeper's job: ordinary training with a member dimension.
 
 Every (learning rate, seed) member of a grid trains together, one network each, stacked along a
-leading member dimension (`LessonModule.stack`: the scratch layers with a member dimension, or
+leading member dimension (`stacks.stack_members`: the scratch layers with a member dimension, or
 `torch.nn` networks vmapped), in one Lightning run of the longest iteration count. Each member
 starts from the weights, and sees the batches, of the ordinary run with its seed. On the way it is
 evaluated with the task's own metrics (`Task.evaluate_members`) at every step where one of its grid
@@ -25,12 +25,13 @@ from omegaconf import DictConfig, open_dict
 from torch import Tensor
 
 from experiments.architecture import Architecture
-from experiments.core.optimizers import optimizer_for
 from experiments.loop import chunking
 from experiments.models.base import first_nonfinite
 from experiments.output.console import quiet_lightning
 from experiments.run.config import check_config
 from experiments.sweeps.population.jobs import Member, job_schedule, member_cfg, write_jobs
+from experiments.sweeps.population.optimizers import member_optimizer
+from experiments.sweeps.population.stacks import stack_members
 
 log = logging.getLogger(__name__)
 quiet_lightning()  # as for ordinary runs: each message once, no advertisements
@@ -44,7 +45,7 @@ class PopulationModule(L.LightningModule):
         self.automatic_optimization = False
         first = models[0]
         self.arch, self.task, self.members = first.arch, first.task, len(models)
-        self.stack = type(first).stack(models)
+        self.stack = stack_members(models)
         self.register_buffer("lrs", torch.tensor(lrs, dtype=torch.float64))
         self.chunk_losses: Tensor | None = None  # (updates, members) of the last chunk
         self.diverged_at: dict[int, tuple[int, float]] = {}
@@ -52,7 +53,7 @@ class PopulationModule(L.LightningModule):
     def configure_optimizers(self) -> torch.optim.Optimizer:
         """The hand-written optimizers take one learning rate per member; a diverged member's
         rate is set to 0, which freezes it."""
-        return optimizer_for(self.arch, self.stack.parameters(), lr=self.lrs.clone())
+        return member_optimizer(self.arch, self.stack.parameters(), self.lrs.clone())
 
     def forward(self, x: Tensor) -> Tensor:
         return self.stack(x)
