@@ -10,31 +10,19 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.architecture import Architecture
 from experiments.errors import ConfigError, missing_checkpoint
+from experiments.job import Job
 from experiments.loop import data_parallel
 from experiments.loop.chunking import chunk_size
 from experiments.tasks import model_defaults
 
 
-def tensorboard_run_name() -> str:
-    """In a sweep, the job's overrides, those the sweep varies first (`lr=0.1,max_steps=1000`), so
-    TensorBoard names each job by what it changed; in a single run, nothing (in tensorboard/)."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
-        return ""
-    from experiments.output.hparams import job_overrides, run_name
-
-    return run_name(*job_overrides()) or "defaults"
-
-
 def register_resolvers() -> None:
-    """`${ceil_div:a,b}` = max(1, ceil(a / b)): intervals that scale with `trainer.max_steps`;
-    `${tensorboard_run:}`: see `tensorboard_run_name`."""
+    """`${ceil_div:a,b}` = max(1, ceil(a / b)): intervals that scale with `trainer.max_steps`."""
     if not OmegaConf.has_resolver("ceil_div"):
         OmegaConf.register_new_resolver("ceil_div", lambda a, b: max(1, math.ceil(a / b)))
-    if not OmegaConf.has_resolver("tensorboard_run"):
-        OmegaConf.register_new_resolver("tensorboard_run", tensorboard_run_name)
+
+
+register_resolvers()  # this module reads a config's intervals (`check_config`); so do the entries
 
 
 def _positive_number(key: str, value: object, kind: type = Real) -> None:
@@ -44,24 +32,19 @@ def _positive_number(key: str, value: object, kind: type = Real) -> None:
         raise ConfigError(f"{key}={value!r} is not allowed: use {what}")
 
 
-def _vectorized_sweep(cfg: DictConfig) -> bool:
+def _vectorized_sweep(cfg: DictConfig, job: Job) -> bool:
     """A job of `hydra/sweeper=vectorized`, or one of its population's members."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if cfg.get("population_plan"):
-        return True
-    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
-    return choices.get("hydra/sweeper") == "vectorized"
+    return bool(cfg.get("population_plan")) or job.choices.get("hydra/sweeper") == "vectorized"
 
 
-def _check_compare(cfg: DictConfig) -> None:
+def _check_compare(cfg: DictConfig, job: Job) -> None:
     """`compare` is true or false, `compare_tolerance` null or positive; compare=true trains one
     pair, not a vectorized population."""
     if not isinstance(compare := cfg.get("compare", False), bool):
         raise ConfigError(f"compare={compare!r} is not allowed: use true or false")
     if (tolerance := cfg.get("compare_tolerance")) is not None:
         _positive_number("compare_tolerance", tolerance)
-    if compare and _vectorized_sweep(cfg):
+    if compare and _vectorized_sweep(cfg, job):
         raise ConfigError(
             "compare=true trains one scratch/autograd pair in lockstep, not a vectorized "
             "population: drop hydra/sweeper=vectorized (the basic sweeper runs compare=true jobs)"
@@ -108,10 +91,10 @@ def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{key}={value} is not allowed: use one of {', '.join(allowed)}")
 
 
-def check_config(cfg: DictConfig) -> None:
+def check_config(cfg: DictConfig, job: Job | None = None) -> None:
     """Raise a `ConfigError` naming the key, the value and what is allowed (a `DataError` for
     the table `data.path` names: it is read here, before torch). Model keys left at `auto`
-    (`experiment=table`) are set here from the data's task."""
+    (`experiment=table`) are set here from the data's task. `job`: how the run was launched."""
     from experiments.data.checks import check_data  # pandas: only once a run is checked
 
     _positive_number("trainer.max_steps", cfg.trainer.max_steps, int)
@@ -127,7 +110,7 @@ def check_config(cfg: DictConfig) -> None:
     Architecture.from_config(cfg.model).check()
     if (ckpt := cfg.get("ckpt_path")) and not Path(ckpt).expanduser().is_file():
         raise missing_checkpoint(ckpt)
-    _check_compare(cfg)
+    _check_compare(cfg, job or Job())
     data_parallel.check(cfg)
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     if accelerator in ("gpu", "cuda"):

@@ -4,7 +4,7 @@ those names): the submitit plugin's launchers, same keys, same submission, colle
 The plugin's own `launch` raises at the first job without a result, so one job that SLURM
 cancelled, killed at its time limit or for memory, or lost with its node, ended the whole sweep:
 no summary, the other jobs never collected. Here such a job is recorded instead
-(`experiments.run.resume.record_lost_job`: `interrupted` at its last checkpoint, else `failed`, with
+(`experiments.cli.record_lost_job`: `interrupted` at its last checkpoint, else `failed`, with
 SLURM's state and where its log is), the sweeper gets NaN for it, as for any failed job, and the
 sweep goes on to its summary (which exits non-zero). A job that did return, interrupted or failed,
 has recorded itself (`experiments.cli`).
@@ -87,7 +87,7 @@ class _CollectsEveryJob:
             if returned.status != JobStatus.FAILED:
                 return returned
             reason = f"{self._EXECUTOR} job {job.job_id} raised {returned._return_value!r}"
-        from experiments.run.resume import record_lost_job
+        from experiments.cli import record_lost_job
 
         log.error("job %d: %s (log: %s)", number, reason, job.paths.stderr)
         record_lost_job(

@@ -27,6 +27,7 @@ from torch import Tensor
 
 from experiments.architecture import Architecture
 from experiments.core.optimizers import optimizer_for
+from experiments.job import Job
 from experiments.loop import chunking, data_parallel
 from experiments.models.base import first_nonfinite
 from experiments.output.console import quiet_lightning
@@ -176,10 +177,11 @@ def _check(cfg: DictConfig, members: list[Member]) -> None:
         dataclasses.replace(arch, lr=lr).check()
 
 
-def train_population(cfg: DictConfig) -> None:
+def train_population(cfg: DictConfig, job: Job) -> None:
     """Run the population described by `cfg.population_plan` and write one job folder per grid
     point under the sweep folder."""
-    from experiments.run.training import build, build_model, hydra_choices, make_trainer
+    from experiments.run.build import build, build_model
+    from experiments.run.trainer import make_trainer
 
     data_parallel.check(cfg)  # one process: a population is not split across ranks
     plan = read_plan(cfg)
@@ -222,7 +224,7 @@ def train_population(cfg: DictConfig) -> None:
         max_steps,
         time.perf_counter() - recorder.started,
     )
-    write_jobs(cfg, plan, members, recorder, population.diverged_at, hydra_choices())
+    write_jobs(cfg, plan, members, recorder, population.diverged_at, job.choices)
 
 
 def record_failure(cfg: DictConfig, err: BaseException) -> None:
