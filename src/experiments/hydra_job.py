@@ -23,11 +23,16 @@ def _jobs_run_here(hydra: DictConfig) -> bool:
     return str(hydra.launcher.get("_target_", "")).endswith(".BasicLauncher")
 
 
+def _multirun(hydra: DictConfig) -> bool:
+    """`hydra.mode`: the enum in a live job, its name in a job's saved `.hydra/hydra.yaml`."""
+    return str(hydra.mode).rpartition(".")[2] == RunMode.MULTIRUN.name
+
+
 def job_of(hydra: DictConfig) -> Job:
     """The job a `hydra` config node describes; in a sweep, with what its plan says of it."""
     overrides = tuple(str(o) for o in hydra.overrides.task)
     choices = {k: str(v) for k, v in hydra.runtime.choices.items() if v is not None}
-    if hydra.mode != RunMode.MULTIRUN:
+    if not _multirun(hydra):
         return Job(overrides=overrides, choices=choices)
     sweep_dir, num = Path(hydra.sweep.dir), int(hydra.job.num)
     planned = sweep_plan.jobs(sweep_dir)
@@ -61,13 +66,13 @@ class JobLines(Callback):
         sweep_ends()
 
     def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if config.hydra.mode == RunMode.MULTIRUN:
+        if _multirun(config.hydra):
             quiet_console(True)
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         quiet_console(False)
         hydra = config.hydra
-        if hydra.mode != RunMode.MULTIRUN:
+        if not _multirun(hydra):
             return
         overrides = list(job_return.overrides)
         plan = next((o.partition("=")[2] for o in overrides if "population_plan=" in o), None)
