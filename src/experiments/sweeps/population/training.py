@@ -169,9 +169,9 @@ def _members(plan: dict[str, Any]) -> list[Member]:
     return list(members.values())
 
 
-def _check(cfg: DictConfig, members: list[Member]) -> None:
+def _check(cfg: DictConfig, members: list[Member], job: Job) -> None:
     """The config once, then every member's learning rate: what differs between members."""
-    check_config(cfg)
+    check_config(cfg, job)
     arch = Architecture.from_config(cfg.model)
     for lr in sorted({m.lr for m in members}):
         dataclasses.replace(arch, lr=lr).check()
@@ -189,7 +189,7 @@ def train_population(cfg: DictConfig, job: Job) -> None:
     max_steps = max(job["steps"] for job in plan["jobs"])
     started = time.perf_counter()
     base = member_cfg(cfg, members[0].lr, members[0].seed, max_steps)
-    _check(base, members)
+    _check(base, members, job)
     datamodule, _ = build(base)
     by_seed, seeds = {}, sorted({m.seed for m in members})
     tenth = len(seeds) // 10  # a progress line each tenth, from 100 seeds (~1 s to build)
