@@ -95,7 +95,7 @@ def test_a_resumed_run_s_progress_bar_knows_its_total(make_cfg, monkeypatch, cap
     monkeypatch.setattr("experiments.run.callbacks.stdout_is_terminal", lambda: True)
     common = [
         "experiment=xor",
-        "logger.version=v500",
+        "logger.tensorboard.version=v500",
         "~callbacks.figures",
         "~callbacks.histograms",
     ]

@@ -148,7 +148,7 @@ def test_a_run_started_over_in_its_folder_keeps_one_best_checkpoint(make_cfg) ->
             "experiment=xor", f"trainer.max_steps={steps}", *CHECKPOINTS_ONLY, quiet=False
         )
         cfg.output_dir = folder = folder or cfg.output_dir
-        train(prepare_run(cfg, sweep_job=False))
+        train(prepare_run(cfg))
     names = {p.name for p in (Path(folder) / "checkpoints").iterdir()}
     assert names == {"last.ckpt", "best-step200.ckpt"}
 

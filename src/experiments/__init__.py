@@ -1,8 +1,5 @@
 """Neural networks from scratch beside autograd, as Lightning + Hydra experiments.
 
-Importing the package registers the config resolvers; it does not import Lightning.
+Importing the package imports nothing else: the entry points (`experiments.cli`) and whatever
+composes a config (`run.config`, the tests' conftest) register the config resolvers.
 """
-
-from experiments.run.config import register_resolvers
-
-register_resolvers()

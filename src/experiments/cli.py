@@ -10,12 +10,17 @@ from pathlib import Path
 from omegaconf import DictConfig
 
 from experiments.errors import ConfigError, ExperimentError, RunInterrupted
-from experiments.output.console import announce_end, is_multirun, silence_known_warnings
-from experiments.run.entry import jobs_run_here, run_starts, stop_if_asked
+from experiments.hydra_job import current_job
+from experiments.job import Job
+from experiments.output.console import announce_end, silence_known_warnings
+from experiments.run.config import register_resolvers
+from experiments.run.entry import run_starts, stop_if_asked
 from experiments.run.resume import completed_before, hand_over_to_submitit, prepare_run
 from experiments.run.run_lock import RunLocked, held
 
 log = logging.getLogger("experiments")
+
+register_resolvers()  # before Hydra composes the entry's config
 
 
 def _record_failure(cfg: DictConfig, err: BaseException) -> None:
@@ -29,57 +34,62 @@ def _record_failure(cfg: DictConfig, err: BaseException) -> None:
 
 
 def run_training(cfg: DictConfig) -> float | None:
-    """Train and return `optimized_metric` for sweepers.
+    """Train and return `optimized_metric` for sweepers (a failure: `_failed`).
 
-    A user error is one logged line and exit status 1. In a sweep no job stops the others: a
-    failure is recorded in the job's metrics.json (NaN to the sweeper), and the sweep summary
-    exits non-zero at the end. An interruption (`interrupted`, a checkpoint at that step) ends a
-    single run with status 1; in a sweep it is the job's result (NaN), so a launcher running jobs
-    elsewhere (submitit, joblib) collects it, except where the job runs in the sweep's own process
-    (the basic launcher): there the signal was meant for the sweep, which stops and reports.
     A run takes its folder's lock first (`run_lock`), and continues the folder's own unfinished
     run, or, in a sweep started again, a job completed before is not run again (`resume`).
     """
     silence_known_warnings()
-    multirun = is_multirun()
+    job = current_job()
     run_starts()  # until training starts a signal stops the run with one line (`entry`)
-    if multirun and (record := completed_before(cfg)) is not None:
+    if job.multirun and (record := completed_before(cfg, job)) is not None:
         return record.get(cfg.get("optimized_metric", "val/loss"), math.nan)
     try:
         with held(cfg.output_dir):
-            return _train(cfg, multirun)
-    except RunLocked as err:  # another run's folder: nothing of ours to record there
-        log.error("%s", err)
-        if not multirun:
-            sys.exit(1)
-        return math.nan
-    except RunInterrupted as err:
-        log.error("%s", err)
-        hand_over_to_submitit(err, cfg.output_dir)  # SIGUSR2 under submitit: requeued, exits
-        if not multirun or jobs_run_here():
-            sys.exit(1)
-        return math.nan
-    except ExperimentError as err:
-        log.error("%s", err)
-        if not multirun:
-            sys.exit(1)
-        _record_failure(cfg, err)
-        return math.nan
+            return _train(cfg, job)
     except Exception as err:
-        if not multirun:
-            raise
+        return _failed(cfg, job, err)
+
+
+def _failed(cfg: DictConfig, job: Job, err: Exception) -> float:
+    """How a run's failure ends it, in one place. A user error (an `ExperimentError`) is one
+    logged line; a bug, its traceback. A single run then exits with status 1. In a sweep no job
+    stops the others: the failure is the job's result (NaN to the sweeper), recorded in its
+    metrics.json (an interrupted run recorded itself; a locked folder is another run's), and the
+    sweep summary exits non-zero at the end. An interruption (`interrupted`, a checkpoint at that
+    step) under submitit's SIGUSR2 is handed over to submitit, which requeues the job; where the
+    job runs in the sweep's own process (the basic launcher) the signal was meant for the
+    sweep, which stops and reports."""
+    if not isinstance(err, ExperimentError):
+        if not job.multirun:
+            raise err
         log.exception("job failed: %s", err)
+    else:
+        log.error("%s", err)
+    if isinstance(err, RunInterrupted):
+        hand_over_to_submitit(err, cfg.output_dir)  # SIGUSR2 under submitit: requeued, exits
+    if not job.multirun or (isinstance(err, RunInterrupted) and job.jobs_run_here):
+        sys.exit(1)
+    if not isinstance(err, (RunLocked, RunInterrupted)):
         _record_failure(cfg, err)
-        return math.nan
+    return math.nan
 
 
-def _train(cfg: DictConfig, multirun: bool) -> float | None:
+def _train(cfg: DictConfig, job: Job) -> float | None:
     from experiments.run.training import train
 
-    record = train(prepare_run(cfg, sweep_job=multirun))
-    if not multirun:
+    record = train(prepare_run(cfg, job), job)
+    if not job.multirun:
         announce_end(cfg.output_dir)
     return record.get(cfg.get("optimized_metric", "val/loss"), math.nan)
+
+
+def run_population_job(cfg: DictConfig) -> str:
+    """The vectorized sweeper's task function: one population, launched as Hydra launched it
+    (`sweeps.population.entry.run_population`)."""
+    from experiments.sweeps.population.entry import run_population
+
+    return run_population(cfg, current_job())
 
 
 def run_prediction(cfg: DictConfig) -> None:

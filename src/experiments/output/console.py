@@ -11,9 +11,9 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from hydra.core.utils import JobStatus
-from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
+
+from experiments.job import Job
 
 log = logging.getLogger("experiments")
 
@@ -67,20 +67,15 @@ def headline(record: dict[str, Any]) -> str:
     return "  ".join(f"{k} {number(record[k])}" for k in HEADLINE if k in record)
 
 
-def _overrides() -> list[str]:
-    from hydra.core.hydra_config import HydraConfig
-
-    return list(HydraConfig.get().overrides.task) if HydraConfig.initialized() else []
-
-
-def announce_start(cfg: DictConfig, choices: dict[str, str]) -> None:
+def announce_start(cfg: DictConfig, job: Job) -> None:
     """A single run's experiment, model, data, command-line overrides and folder (a sweep's job
     says this on its one line)."""
-    if is_multirun():
+    if job.multirun:
         return
+    choices = job.choices
     picked = ", ".join(f"{k}={choices[k]}" for k in ("experiment", "model", "data") if k in choices)
     log.info("run: %s", picked or "no config groups")
-    log.info("overrides: %s", " ".join(_overrides()) or "none")
+    log.info("overrides: %s", " ".join(job.overrides or ()) or "none")
     log.info("run folder: %s", cfg.output_dir)
 
 
@@ -112,55 +107,23 @@ class _SweepConsole(logging.Filter):
         return record.levelno >= logging.WARNING or record.name == "experiments.run.resume"
 
 
-class JobLines(Callback):
-    """Hydra callback: in a sweep, a job's log goes to its `train.log` (the console keeps its
-    warnings and errors); when it ends, one line:
-    `[3/12] model.lr=0.1 trainer.max_steps=1000  completed  val/loss 0.182  2.1 s`."""
-
-    def __init__(self) -> None:
-        self._filter = _SweepConsole()
-
-    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
-        if is_multirun():
-            for handler in _console_handlers():
-                handler.addFilter(self._filter)
-
-    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
-        for handler in _console_handlers():
-            handler.removeFilter(self._filter)
-        overrides = list(job_return.overrides)
-        if not is_multirun():
-            return
-        said = job_return.return_value if job_return.status == JobStatus.COMPLETED else None
-        if isinstance(said, str):  # a job that says its own line (a vectorized population's)
-            print(said, flush=True)
-            return
-        from hydra.core.hydra_config import HydraConfig
-
-        hydra = HydraConfig.get()
-        job_dir = Path(hydra.runtime.output_dir)
-        print(job_line(job_dir, int(hydra.job.num), overrides), flush=True)
+_SWEEP_CONSOLE = _SweepConsole()
 
 
-def is_multirun() -> bool:
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
+def quiet_console(quiet: bool) -> None:
+    """A sweep job's log goes to its `train.log`; the console keeps its warnings and errors."""
+    for handler in _console_handlers():
+        (handler.addFilter if quiet else handler.removeFilter)(_SWEEP_CONSOLE)
 
-    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
 
-
-def job_line(job_dir: Path, num: int, overrides: list[str]) -> str:
-    from experiments.output.hparams import varied_keys
-    from experiments.sweeps import plan as sweep_plan
-
-    planned = sweep_plan.jobs(job_dir.parent)
-    total = len(planned) if planned else "?"
-    varied = varied_keys(planned) or {o.split("=", 1)[0] for o in overrides}
-    shown = " ".join(o for o in overrides if o.split("=", 1)[0] in varied)
+def job_line(job_dir: Path, job: Job) -> str:
+    """`[3/12] model.lr=0.1 trainer.max_steps=1000  completed  val/loss 0.182  2.1 s`."""
+    overrides = job.overrides or ()
+    shown = " ".join(o for o in overrides if o.split("=", 1)[0] in job.varied)
     record = _read_metrics(job_dir)
     status = record.get("status", "missing")
     seconds = f"{record['seconds']:.1f} s" if "seconds" in record else ""
-    parts = [f"[{num + 1}/{total}] {shown}", status, headline(record), seconds]
+    parts = [f"[{job.num + 1}/{job.total or '?'}] {shown}", status, headline(record), seconds]
     if status in ("failed", "diverged") and record.get("error"):
         parts.append(str(record["error"]).splitlines()[0][:160])
     return "  ".join(p for p in parts if p)

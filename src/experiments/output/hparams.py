@@ -20,22 +20,6 @@ def varied_keys(planned: dict[int, list[str] | None]) -> set[str]:
     return {k for k, v in values.items() if len(v) > 1}
 
 
-def job_overrides() -> tuple[list[str], set[str]]:
-    """This sweep job's command-line overrides and the keys its sweep varies (all of them when
-    the sweep has no job list, as Optuna's); ([], set()) outside a sweep."""
-    from hydra.core.hydra_config import HydraConfig
-
-    from experiments.output.console import is_multirun
-    from experiments.sweeps import plan as sweep_plan
-
-    if not is_multirun():
-        return [], set()
-    hydra = HydraConfig.get()
-    overrides = [str(o) for o in hydra.overrides.task]
-    varied = varied_keys(sweep_plan.jobs(hydra.sweep.dir))
-    return overrides, varied or {o.partition("=")[0] for o in overrides}
-
-
 def run_name(overrides: list[str], varied: set[str]) -> str:
     """`lr=0.1,max_steps=500,experiment=xor`: the varied keys first, each key by its last part
     unless two keys share it; '/' would make a folder, so it becomes '_'."""

@@ -9,9 +9,12 @@ from pathlib import Path
 import lightning as L
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
-from lightning.pytorch.loggers import TensorBoardLogger
 
-from experiments.output.console import is_multirun, quiet_lightning, stdout_is_terminal
+from experiments.errors import RunInterrupted
+from experiments.output.console import quiet_lightning, stdout_is_terminal
+from experiments.output.tensorboard import tensorboard_loggers
+from experiments.run.record import without_x_axis
+from experiments.run.resume import RUN_STATE_KEY
 
 quiet_lightning()  # Lightning's own console handler, beside Hydra's, would print everything twice
 
@@ -21,18 +24,17 @@ class StepProgressBar(TQDMProgressBar):
 
     Validation and test are a single full batch, so they get no bar of their own: their metrics
     show in the training bar's postfix and in the final log line. Shown only on a terminal, and
-    never in a sweep's jobs (their console is one line each).
+    never in a sweep's jobs (their console is one line each: the run's trainer turns it off).
     """
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if not stdout_is_terminal() or is_multirun():
+        if not stdout_is_terminal():
             self.disable()
 
     def get_metrics(self, trainer: L.Trainer, pl_module) -> dict:
-        metrics = super().get_metrics(trainer, pl_module)
+        metrics = without_x_axis(super().get_metrics(trainer, pl_module))
         metrics.pop("v_num", None)  # the logger's version: not a metric
-        metrics.pop("step", None)  # TensorBoard's x-axis (`LessonModule.log_at_step`): the bar's n
         return metrics
 
     def init_train_tqdm(self) -> Tqdm:
@@ -70,41 +72,10 @@ class StepProgressBar(TQDMProgressBar):
         return Tqdm(disable=True)
 
 
-class HParamsLogger(TensorBoardLogger):
-    """TensorBoardLogger whose HParams record marks the sweep's varied keys as differing and
-    lists them, then the headline metrics, first."""
-
-    def log_hyperparams(self, params, metrics=None, step=None) -> None:
-        from experiments.output.hparams import hparams_summaries, job_overrides, shown_params
-
-        params = shown_params(dict(params))
-        self.hparams.update(params)
-        if not metrics:
-            return
-        self.log_metrics(metrics, step)
-        _, varied = job_overrides()
-        writer = self.experiment._get_file_writer()
-        for summary in hparams_summaries(params, list(metrics), varied):
-            writer.add_summary(summary, step)
-
-    def finalize(self, status: str) -> None:
-        """Flush, keeping the run's one event file open. Lightning finalizes after fit, validate
-        and test; closing there would make torch's SummaryWriter start a new file for what comes
-        next, and files named in the same second sort by a counter read as text (`.100` before
-        `.99`): TensorBoard would read the final steps first and drop them as out of order."""
-        if self._experiment is not None:
-            self.experiment.flush()
-        if status == "success":
-            self.save()
-
-    def end_run(self, status: str) -> None:
-        """Close the event file: the run is over (`finish_run`)."""
-        super().finalize(status)
-
-
 def _tensorboard(trainer: L.Trainer):
-    """The SummaryWriter when the run logs to TensorBoard, else None."""
-    return trainer.logger.experiment if isinstance(trainer.logger, TensorBoardLogger) else None
+    """The SummaryWriter of the run's (first) TensorBoard logger, else None."""
+    loggers = tensorboard_loggers(trainer.loggers)
+    return loggers[0].experiment if loggers else None
 
 
 class LessonFigures(Callback):
@@ -228,21 +199,27 @@ class GracefulInterrupt(Callback):
         getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGUSR2") if hasattr(signal, name)
     )
 
-    def __init__(self) -> None:
+    def __init__(self, overrides: list[str] | None = None) -> None:
+        self.overrides = overrides  # the run's (`Job.run_overrides`)
         self.received: str | None = None
         self.checkpoint: Path | None = None
         self._previous: dict = {}
 
     @property
     def state_key(self) -> str:
-        from experiments.run.resume import RUN_STATE_KEY
-
         return RUN_STATE_KEY
 
     def state_dict(self) -> dict:
-        from experiments.run.resume import run_overrides
+        return {"overrides": self.overrides}
 
-        return {"overrides": run_overrides()}
+    def raise_if_received(self, trainer: L.Trainer) -> None:
+        """After fit: a signal stopped it; the run ends `interrupted`."""
+        if self.received:
+            raise RunInterrupted(
+                f"{self.received} at step {trainer.global_step}: continue with "
+                f"ckpt_path={self.checkpoint}",
+                signal=self.received,
+            )
 
     def _request_stop(self, signum: int, frame) -> None:
         self.received = signal.Signals(signum).name
@@ -277,12 +254,12 @@ class GracefulInterrupt(Callback):
 def _hide_later_steps(trainer: L.Trainer) -> None:
     """A resumed run, or one started over in a folder that holds earlier TensorBoard events, hides
     what was logged past the step it starts from (everything, when it starts over)."""
-    logger = trainer.logger
-    if not isinstance(logger, TensorBoardLogger) or not trainer.is_global_zero:
+    if not trainer.is_global_zero:
         return
-    if trainer.global_step or any(Path(logger.log_dir).glob("events.out.tfevents.*")):
-        from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+    for logger in tensorboard_loggers(trainer.loggers):
+        if trainer.global_step or any(Path(logger.log_dir).glob("events.out.tfevents.*")):
+            from tensorboard.compat.proto.event_pb2 import Event, SessionLog
 
-        step = trainer.global_step + 1 if trainer.global_step else 0
-        start = Event(step=step, session_log=SessionLog(status=SessionLog.START))
-        logger.experiment._get_file_writer().add_event(start)
+            step = trainer.global_step + 1 if trainer.global_step else 0
+            start = Event(step=step, session_log=SessionLog(status=SessionLog.START))
+            logger.experiment._get_file_writer().add_event(start)

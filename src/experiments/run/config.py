@@ -10,32 +10,20 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.architecture import Architecture
 from experiments.errors import ConfigError, missing_checkpoint
+from experiments.job import Job
 from experiments.layer_paths import check_layer_path, is_layer_path
 from experiments.loop import data_parallel
 from experiments.loop.chunking import chunk_size
 from experiments.tasks import model_defaults
 
 
-def tensorboard_run_name() -> str:
-    """In a sweep, the job's overrides, those the sweep varies first (`lr=0.1,max_steps=1000`), so
-    TensorBoard names each job by what it changed; in a single run, nothing (in tensorboard/)."""
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
-        return ""
-    from experiments.output.hparams import job_overrides, run_name
-
-    return run_name(*job_overrides()) or "defaults"
-
-
 def register_resolvers() -> None:
-    """`${ceil_div:a,b}` = max(1, ceil(a / b)): intervals that scale with `trainer.max_steps`;
-    `${tensorboard_run:}`: see `tensorboard_run_name`."""
+    """`${ceil_div:a,b}` = max(1, ceil(a / b)): intervals that scale with `trainer.max_steps`."""
     if not OmegaConf.has_resolver("ceil_div"):
         OmegaConf.register_new_resolver("ceil_div", lambda a, b: max(1, math.ceil(a / b)))
-    if not OmegaConf.has_resolver("tensorboard_run"):
-        OmegaConf.register_new_resolver("tensorboard_run", tensorboard_run_name)
+
+
+register_resolvers()  # this module reads a config's intervals (`check_config`); so do the entries
 
 
 def _positive_number(key: str, value: object, kind: type = Real) -> None:
@@ -94,10 +82,10 @@ def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
         raise ConfigError(f"{key}={value} is not allowed: use one of {', '.join(allowed)}")
 
 
-def check_config(cfg: DictConfig) -> None:
+def check_config(cfg: DictConfig, job: Job | None = None) -> None:
     """Raise a `ConfigError` naming the key, the value and what is allowed (a `DataError` for
     the table `data.path` names: it is read here, before torch). Model keys left at `auto`
-    (`experiment=table`) are set here from the data's task."""
+    (`experiment=table`) are set here from the data's task. `job`: how the run was launched."""
     from experiments.data.checks import check_data  # pandas: only once a run is checked
 
     _positive_number("trainer.max_steps", cfg.trainer.max_steps, int)

@@ -41,6 +41,7 @@ class _StartUp:
     """This process's start-up state."""
 
     armed: bool = False  # `run_main` runs this process's Hydra main
+    pass_on: bool = False  # a sweep whose jobs run elsewhere (`sweep_starts`)
     pending: str | None = None  # a signal that came during an import, not yet acted on
     usual: dict[int, Any] = field(default_factory=dict)  # STARTUP_SIGNALS' handlers before
 
@@ -55,9 +56,7 @@ class StartupInterrupted(BaseException):
 
 
 def _stop(signum: int, frame: Any) -> None:
-    from experiments.output.console import is_multirun
-
-    if is_multirun() and not jobs_run_here():  # the sweep's jobs report for themselves
+    if _state.pass_on:  # the sweep's jobs report for themselves
         _pass_on(signum, frame)
         return
     _state.pending = signal.Signals(signum).name
@@ -95,11 +94,14 @@ def _take_signals() -> None:
         _state.usual = {s: signal.signal(s, _stop) for s in STARTUP_SIGNALS}
 
 
-def jobs_run_here() -> bool:
-    """Jobs of the basic launcher run one after another in the sweep's own process."""
-    from hydra.core.hydra_config import HydraConfig
+def sweep_starts(jobs_run_here: bool) -> None:
+    """A sweep starts in this process; when its jobs run elsewhere (not the basic launcher), a
+    signal here does what it did before start-up took it."""
+    _state.pass_on = not jobs_run_here
 
-    return str(HydraConfig.get().launcher.get("_target_", "")).endswith(".BasicLauncher")
+
+def sweep_ends() -> None:
+    _state.pass_on = False
 
 
 def run_starts() -> None:
@@ -145,9 +147,25 @@ def run_main(main: Callable[[], Any], stopped: str = STOPPED_TRAINING) -> None:
             raise
         log.error("%s", one_line(err))
         sys.exit(1)
+    except ValueError as err:  # Hydra's own, for `group=null` on the command line
+        if hydra_reports or not str(err).startswith(NULL_GROUP):
+            raise
+        log.error("%s", null_group(sys.argv[1:]))
+        sys.exit(1)
     finally:
         _state.armed = False
         _give_back()
+
+
+NULL_GROUP = "Config group override must be a string or a list"
+
+
+def null_group(argv: list[str]) -> str:
+    """`logger=null`: a config group takes an option's name; `none` (where the group has one) or
+    `~logger` leaves it out."""
+    nulls = [a.partition("=")[0] for a in argv if a.endswith("=null") and "." not in a]
+    group = nulls[0] if nulls else "GROUP"
+    return f"{group}=null: a config group takes an option: use {group}=none, or ~{group} to drop it"
 
 
 def one_line(err: Exception) -> str:

@@ -1,7 +1,7 @@
 """Gradient check: the scratch network's hand-written gradients on an experiment's real data.
 
 `python scripts/gradcheck.py experiment=NAME [any conf/train.yaml override]` builds the
-experiment's `model=scratch` network and data as training does (`training.build`: same seed,
+experiment's `model=scratch` network and data as training does (`run.build.build`: same seed,
 same initial weights, same scaled training split), casts both to float64, and compares the
 gradient of every parameter tensor (`0.weight`, `0.bias`, `2.weight`, ...) from the layers'
 `backward` with two references:
@@ -119,7 +119,7 @@ def gradcheck(cfg: DictConfig) -> GradcheckResult:
         )
     check_config(cfg)
     from experiments.core.user_layers import suspect_user_layers
-    from experiments.run.training import build
+    from experiments.run.build import build
 
     datamodule, model = build(cfg)
     model = model.double()

@@ -34,14 +34,14 @@ def write_metrics(
 
 
 def hparams_of(
-    cfg: DictConfig, choices: dict[str, str], sweep: tuple[list[str], set[str]] | None = None
+    cfg: DictConfig, choices: dict[str, str], sweep: tuple[list[str], set[str]] = ([], set())
 ) -> dict[str, Any]:
     """The flat row the TensorBoard HParams tab compares runs by: in a sweep, the keys it varies
     first, as typed (`model.lr`); then the run's own, less those the swept keys already name.
-    `sweep` is the job's (overrides, varied keys); by default this Hydra job's."""
-    from experiments.output.hparams import job_overrides, swept_row
+    `sweep` is the job's (overrides, varied keys) (`Job.sweep`): none for a single run."""
+    from experiments.output.hparams import swept_row
 
-    swept = swept_row(cfg, choices, *(sweep or job_overrides()))
+    swept = swept_row(cfg, choices, *sweep)
     lasts = {key.rsplit(".", 1)[-1] for key in swept}
     row = {
         "experiment": choices.get("experiment", "none"),
@@ -55,16 +55,37 @@ def hparams_of(
     return {**swept, **{k: v for k, v in row.items() if k not in lasts}}
 
 
+def _ours(logger: Any) -> bool:
+    """`HParamsLogger` and `EventFileRun`: their HParams row takes the final metrics, and the run
+    closes them (`end_run`); Lightning's own loggers have neither."""
+    return callable(getattr(logger, "end_run", None))
+
+
+def close_logger(logger: Any, status: str, hparams: dict, metrics: dict, step: int) -> None:
+    """The final metrics and the HParams row, then the logger closed: ours by its own methods, any
+    other Lightning logger by `log_metrics`, `log_hyperparams` and `finalize`."""
+    if _ours(logger):
+        if metrics:
+            logger.log_hyperparams(hparams, metrics, step)
+        logger.end_run(status)
+        return
+    if metrics:
+        logger.log_metrics(metrics, step)
+    logger.log_hyperparams(hparams)
+    logger.finalize("success" if status == "completed" else "failed")
+
+
 def finish_run(
     output_dir: Path,
     record: dict[str, Any],
     weights: dict | None = None,
-    logger=None,
+    logger: Any = None,
     hparams: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Write a run's results: `weights.pth` (the lesson's saveWeights, a plain state_dict for the
     matching `torch.nn.Sequential`), `metrics.json` from `record` (status, error, steps,
-    seconds, metrics, extras), and the HParams row with the final metrics."""
+    seconds, metrics, extras), and, to each logger (one, a list, or none), the final metrics and
+    the HParams row (`close_logger`)."""
     output_dir = Path(output_dir)
     if weights is not None:
         import torch
@@ -72,8 +93,6 @@ def finish_run(
         write_atomic(output_dir / "weights.pth", lambda f: torch.save(weights, f))
     record = write_metrics(output_dir, **record)
     metrics = {k: v for k, v in record.items() if "/" in k and isinstance(v, (int, float))}
-    if logger:
-        if metrics:
-            logger.log_hyperparams(hparams or {}, metrics, record["steps"])
-        logger.end_run(record["status"])
+    for each in logger if isinstance(logger, (list, tuple)) else [logger] if logger else []:
+        close_logger(each, record["status"], hparams or {}, metrics, record["steps"])
     return record

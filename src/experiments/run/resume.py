@@ -9,8 +9,8 @@
   go first (and its best checkpoint when this run starts over), so a folder never pairs one run's
   results with another's overrides.
 - **A sweep started again skips its completed jobs** (`completed_before`): a job whose folder
-  held, when the sweep started, a completed run with the same overrides (`sweep_plan.json`)
-  returns that run's metric and trains nothing.
+  held, when the sweep started, a completed run with the same overrides (`sweep_plan.json`, read
+  into the `Job`) returns that run's metric and trains nothing.
 - **SIGUSR2 in a submitit job requeues it** (`hand_over_to_submitit`): `GracefulInterrupt` took
   the signal over from submitit while training and checkpointed at the next step boundary; then
   submitit's own handler runs, outside any update: it requeues the job (the process exits; the
@@ -33,21 +33,13 @@ from omegaconf import DictConfig
 
 from experiments.atomic import write_json_atomic
 from experiments.errors import ConfigError, RunInterrupted
+from experiments.job import Job
 
 log = logging.getLogger(__name__)
 
 RUN_STATE_KEY = "run"  # where a checkpoint keeps the run's overrides: checkpoint["callbacks"][...]
 UNFINISHED = (None, "interrupted")  # metrics.json statuses (None: no metrics.json) a run resumes
 BEST_CHECKPOINTS = "checkpoints/best-*.ckpt"  # conf/callbacks/default.yaml: best_checkpoint
-
-
-def run_overrides() -> list[str] | None:
-    """This run's overrides as Hydra passed them (sorted); None outside a Hydra run."""
-    from hydra.core.hydra_config import HydraConfig
-
-    if not HydraConfig.initialized():
-        return None
-    return sorted(str(o) for o in HydraConfig.get().overrides.task)
 
 
 def recorded(folder: Path) -> dict[str, Any] | None:
@@ -58,8 +50,9 @@ def recorded(folder: Path) -> dict[str, Any] | None:
         return None
 
 
-def prepare_run(cfg: DictConfig, sweep_job: bool) -> DictConfig:
+def prepare_run(cfg: DictConfig, job: Job | None = None) -> DictConfig:
     """`cfg`, with `ckpt_path` set to the folder's unfinished run when this run continues it."""
+    job = job or Job()
     folder = Path(cfg.output_dir)
     last = folder / "checkpoints" / "last.ckpt"
     resume = (
@@ -67,7 +60,7 @@ def prepare_run(cfg: DictConfig, sweep_job: bool) -> DictConfig:
         and not cfg.get("ckpt_path")
         and last.is_file()
         and (recorded(folder) or {}).get("status") in UNFINISHED
-        and _is_own(last, folder, cfg, sweep_job)
+        and _is_own(last, folder, cfg, job)
     )
     for name in ("metrics.json", "weights.pth"):
         (folder / name).unlink(missing_ok=True)
@@ -90,7 +83,7 @@ def _drop_earlier_best(folder: Path, cfg: DictConfig) -> None:
             best.unlink(missing_ok=True)
 
 
-def _is_own(last: Path, folder: Path, cfg: DictConfig, sweep_job: bool) -> bool:
+def _is_own(last: Path, folder: Path, cfg: DictConfig, job: Job) -> bool:
     """Whether the unfinished run whose checkpoint is `last` is this run's to continue."""
     from experiments.run.checkpoints import read_checkpoint
 
@@ -102,9 +95,9 @@ def _is_own(last: Path, folder: Path, cfg: DictConfig, sweep_job: bool) -> bool:
             "delete that checkpoint to start over, or use another output folder"
         ) from None
     theirs = checkpoint.get("callbacks", {}).get(RUN_STATE_KEY, {}).get("overrides")
-    mine = run_overrides()
+    mine = job.run_overrides
     if theirs is not None and mine is not None and sorted(theirs) != mine:
-        if sweep_job:
+        if job.multirun:
             log.warning("%s held an unfinished run of other overrides: starting over", folder)
             return False
         raise ConfigError(
@@ -122,21 +115,15 @@ def _is_own(last: Path, folder: Path, cfg: DictConfig, sweep_job: bool) -> bool:
     return True
 
 
-def completed_before(cfg: DictConfig) -> dict[str, Any] | None:
+def completed_before(cfg: DictConfig, job: Job) -> dict[str, Any] | None:
     """In a sweep: this job's metrics.json when its folder held a completed run of the same
-    overrides as the sweep started; else None."""
-    from hydra.core.hydra_config import HydraConfig
-
-    from experiments.sweeps import plan as sweep_plan
-
-    hydra = HydraConfig.get()
-    before = sweep_plan.completed_before(Path(hydra.sweep.dir), hydra.job.num)
-    record = recorded(Path(cfg.output_dir))
-    if before is None or sorted(before) != run_overrides() or record is None:
+    overrides as the sweep started (`Job.completed_before`, from the sweep's plan); else None."""
+    before, record = job.completed_before, recorded(Path(cfg.output_dir))
+    if before is None or sorted(before) != job.run_overrides or record is None:
         return None
     if record.get("status") != "completed":
         return None
-    log.info("job %d completed before with these overrides: not run again", hydra.job.num)
+    log.info("job %d completed before with these overrides: not run again", job.num)
     return record
 
 
@@ -158,9 +145,10 @@ def hand_over_to_submitit(err: RunInterrupted, output_dir: str | Path) -> None:
             write_json_atomic(Path(output_dir) / "metrics.json", record)
 
 
-def record_lost_job(job_dir: Path, overrides: list[str], reason: str) -> None:
-    """A job that ended without a result (SLURM cancelled or killed it, say): keep what the job
-    recorded itself; else `interrupted` at its last checkpoint, or `failed`, with the reason."""
+def record_lost_job(job_dir: Path, reason: str) -> None:
+    """An ordinary job that ended without a result (SLURM cancelled or killed it, say): keep what
+    the job recorded itself; else `interrupted` at its last checkpoint, or `failed`, with the
+    reason. (A population's grid points: `sweeps.population.entry.record_lost`.)"""
     from experiments.run.results import write_metrics
 
     if recorded(job_dir) is not None:

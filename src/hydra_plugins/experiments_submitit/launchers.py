@@ -90,9 +90,7 @@ class _CollectsEveryJob:
         from experiments.run.resume import record_lost_job
 
         log.error("job %d: %s (log: %s)", number, reason, job.paths.stderr)
-        record_lost_job(
-            self._job_dir(overrides, number), overrides, f"{reason}; see {job.paths.stderr}"
-        )
+        record_lost_job(self._job_dir(overrides, number), f"{reason}; see {job.paths.stderr}")
         lost = JobReturn(overrides=overrides, status=JobStatus.COMPLETED)
         lost.return_value = math.nan
         return lost

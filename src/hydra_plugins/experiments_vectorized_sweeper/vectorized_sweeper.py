@@ -52,11 +52,11 @@ class VectorizedSweeper(Sweeper):
     def setup(
         self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig
     ) -> None:
-        from experiments.sweeps.population.entry import run_population
+        from experiments.cli import run_population_job
 
         self.config = config
         self.launcher = Plugins.instance().instantiate_launcher(
-            hydra_context=hydra_context, task_function=run_population, config=config
+            hydra_context=hydra_context, task_function=run_population_job, config=config
         )
 
     def grid(self, arguments: List[str]) -> List[List[str]]:  # noqa: UP006

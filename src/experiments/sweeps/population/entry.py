@@ -20,6 +20,7 @@ from typing import Any
 from omegaconf import DictConfig, open_dict
 
 from experiments.errors import ConfigError, ExperimentError
+from experiments.job import Job
 from experiments.loop import data_parallel
 from experiments.output.console import silence_known_warnings
 from experiments.run.entry import startup_over
@@ -42,7 +43,7 @@ def read_plan(plan_file: Path) -> dict[str, Any]:
     return json.loads(Path(plan_file).read_text())
 
 
-def run_population(cfg: DictConfig) -> str:
+def run_population(cfg: DictConfig, launch: Job) -> str:
     """Train the population whose plan `cfg` names and return its console line. A failure (a bad
     value of the outer group, say) is logged and recorded `failed` in each of its grid points'
     metrics.json; the sweep goes on, and its summary exits non-zero."""
@@ -58,7 +59,7 @@ def run_population(cfg: DictConfig) -> str:
             # Lightning only here: the sweeper imports this module to launch its jobs.
             from experiments.sweeps.population.training import train_population
 
-            train_population(cfg, plan)
+            train_population(cfg, plan, launch)
     except RunLocked as err:  # another run's folder: nothing of ours to record there
         log.error("%s", err)
     except ExperimentError as err:

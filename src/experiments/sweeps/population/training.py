@@ -25,6 +25,7 @@ from omegaconf import DictConfig, open_dict
 from torch import Tensor
 
 from experiments.architecture import Architecture
+from experiments.job import Job
 from experiments.loop import chunking
 from experiments.models.base import first_nonfinite
 from experiments.output.console import quiet_lightning
@@ -161,25 +162,26 @@ def _members(plan: dict[str, Any]) -> list[Member]:
     return list(members.values())
 
 
-def _check(cfg: DictConfig, members: list[Member]) -> None:
+def _check(cfg: DictConfig, members: list[Member], launch: Job) -> None:
     """The config once, as an ordinary run's, then every member's learning rate: what differs
     between members."""
-    check_config(cfg)
+    check_config(cfg, launch)
     arch = Architecture.from_config(cfg.model)
     for lr in sorted({m.lr for m in members}):
         dataclasses.replace(arch, lr=lr).check()
 
 
-def train_population(cfg: DictConfig, plan: dict[str, Any]) -> None:
+def train_population(cfg: DictConfig, plan: dict[str, Any], launch: Job) -> None:
     """Train the population of `plan` (its grid points, under the sweep folder it names) and
-    write one job folder per grid point."""
-    from experiments.run.training import build, build_model, hydra_choices, make_trainer
+    write one job folder per grid point; `launch`: how Hydra launched the population's job."""
+    from experiments.run.build import build, build_model
+    from experiments.run.trainer import make_trainer
 
     members = _members(plan)
     max_steps = max(job["steps"] for job in plan["jobs"])
     started = time.perf_counter()
     base = member_cfg(cfg, members[0].lr, members[0].seed, max_steps)
-    _check(base, members)
+    _check(base, members, launch)
     datamodule, _ = build(base)
     by_seed, seeds = {}, sorted({m.seed for m in members})
     tenth = len(seeds) // 10  # a progress line each tenth, from 100 seeds (~1 s to build)
@@ -214,4 +216,4 @@ def train_population(cfg: DictConfig, plan: dict[str, Any]) -> None:
         max_steps,
         time.perf_counter() - recorder.started,
     )
-    write_jobs(cfg, plan, members, recorder, population.diverged_at, hydra_choices())
+    write_jobs(cfg, plan, members, recorder, population.diverged_at, launch.choices)

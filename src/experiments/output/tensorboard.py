@@ -1,0 +1,49 @@
+"""Our TensorBoard logger: Lightning's, with the HParams record this project shows, and one
+event file per run."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from lightning.pytorch.loggers import Logger, TensorBoardLogger
+
+from experiments.output.hparams import hparams_summaries, shown_params
+
+
+class HParamsLogger(TensorBoardLogger):
+    """TensorBoardLogger whose HParams record marks the sweep's varied keys (`varied`, set by the
+    run from its `Job`) as differing and lists them, then the headline metrics, first."""
+
+    def __init__(self, *args: Any, varied: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.varied = set(varied)
+
+    def log_hyperparams(self, params, metrics=None, step=None) -> None:
+        params = shown_params(dict(params))
+        self.hparams.update(params)
+        if not metrics:
+            return
+        self.log_metrics(metrics, step)
+        writer = self.experiment._get_file_writer()
+        for summary in hparams_summaries(params, list(metrics), self.varied):
+            writer.add_summary(summary, step)
+
+    def finalize(self, status: str) -> None:
+        """Flush, keeping the run's one event file open. Lightning finalizes after fit, validate
+        and test; closing there would make torch's SummaryWriter start a new file for what comes
+        next, and files named in the same second sort by a counter read as text (`.100` before
+        `.99`): TensorBoard would read the final steps first and drop them as out of order."""
+        if self._experiment is not None:
+            self.experiment.flush()
+        if status == "success":
+            self.save()
+
+    def end_run(self, status: str) -> None:
+        """Close the event file: the run is over (`finish_run`)."""
+        super().finalize(status)
+
+
+def tensorboard_loggers(loggers: Iterable[Logger]) -> list[TensorBoardLogger]:
+    """The TensorBoard loggers among a trainer's loggers (ours or Lightning's own)."""
+    return [logger for logger in loggers if isinstance(logger, TensorBoardLogger)]

@@ -1,0 +1,74 @@
+"""The run's data module and model, from the config (and the checkpoint it starts from)."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import lightning as L
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from experiments.run.checkpoints import check_same_architecture, model_from_checkpoint
+from experiments.tasks import model_defaults
+
+log = logging.getLogger(__name__)
+
+LOCKSTEP = "experiments.models.lockstep.LockstepModule"
+
+
+def build(cfg: DictConfig, checkpoint: dict | None = None, chunk: int = 1):
+    """Seed everything, then the data module (set up) and the model sized to its data, both
+    making `chunk` updates per Lightning batch (`loop.chunking`).
+
+    With `train=false` the model and the fitted scaler come from the checkpoint instead.
+    """
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = instantiate(cfg.data, chunk=chunk)
+    datamodule.setup("fit")
+    if checkpoint is not None and not cfg.train:
+        datamodule.load_preprocessing_state(checkpoint["experiments"]["data"])
+        return datamodule, model_from_checkpoint(checkpoint)
+    model = build_model(cfg, datamodule, chunk)
+    if checkpoint is not None:
+        check_same_architecture(checkpoint, model, cfg.ckpt_path)
+    return datamodule, model
+
+
+def compared(cfg: DictConfig) -> dict[str, Any]:
+    """compare=true: the model keys build both models, trained in lockstep (`models.lockstep`),
+    in place of the configured model; compare=false: the model as configured."""
+    if not cfg.get("compare"):
+        return {}
+    return {"_target_": LOCKSTEP, "tolerance": cfg.compare_tolerance}
+
+
+def build_model(cfg: DictConfig, datamodule, chunk: int = 1):
+    """The configured model (`compared`) sized to the data module's data; its initial weights are
+    drawn from the global RNG, as seeded by the caller."""
+    return instantiate(
+        cfg.model,
+        n_inputs=datamodule.n_features,
+        n_outputs=datamodule.n_outputs,
+        task=datamodule.task.state_dict(),
+        chunk=chunk,
+        **model_defaults(cfg.model, datamodule.task.name),  # the model keys left at `auto`
+        **compared(cfg),
+    )
+
+
+def predictions(cfg: DictConfig, model, datamodule) -> dict[str, Any]:
+    """`predict_inputs`: the model's outputs, in the data's own units, for those raw rows."""
+    if not cfg.get("predict_inputs"):
+        return {}
+    from experiments.run.inference import predict_raw
+
+    inputs = OmegaConf.to_container(cfg.predict_inputs)
+    outputs = predict_raw(model, datamodule.scaler, datamodule.task, inputs)
+    rows = [
+        {"input": list(map(float, row)), "output": [round(float(v), 6) for v in out]}
+        for row, out in zip(inputs, outputs, strict=True)
+    ]
+    for row in rows:
+        log.info("prediction for %s: %s", row["input"], row["output"])
+    return {"predictions": rows}
