@@ -14,6 +14,7 @@ from experiments.job import Job
 from experiments.layer_paths import check_layer_path, is_layer_path
 from experiments.loop import data_parallel
 from experiments.loop.chunking import chunk_size
+from experiments.loop.devices import check_gpu
 from experiments.tasks import model_defaults
 
 
@@ -108,11 +109,5 @@ def check_config(cfg: DictConfig, job: Job | None = None) -> None:
     _check_compare(cfg)
     data_parallel.check(cfg)
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
-    if accelerator in ("gpu", "cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError(
-                f"trainer.accelerator={accelerator} but this machine has no CUDA GPU: "
-                "use trainer.accelerator=cpu or trainer.accelerator=auto"
-            )
+    if accelerator in ("gpu", "cuda"):  # the one check that needs torch, and only then
+        check_gpu(accelerator)

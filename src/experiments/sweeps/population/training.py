@@ -30,9 +30,10 @@ from experiments.loop import chunking
 from experiments.models.base import first_nonfinite
 from experiments.output.console import quiet_lightning
 from experiments.run.config import check_config
-from experiments.sweeps.population.jobs import Member, job_schedule, member_cfg, write_jobs
+from experiments.sweeps.population.jobs import Member, job_schedule, member_cfg
 from experiments.sweeps.population.optimizers import member_optimizer
 from experiments.sweeps.population.stacks import stack_members
+from experiments.sweeps.population.writing import write_jobs
 
 log = logging.getLogger(__name__)
 quiet_lightning()  # as for ordinary runs: each message once, no advertisements
