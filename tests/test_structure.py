@@ -92,3 +92,9 @@ def test_the_lesson_layers_mention_no_member_dimension_and_no_speed_work() -> No
 def test_no_module_is_over_300_lines() -> None:
     long = {n: len(p.read_text().splitlines()) for n, p in MODULES.items()}
     assert {n: lines for n, lines in long.items() if lines > 300} == {}
+
+
+def test_the_populations_key_is_read_in_one_module() -> None:
+    from experiments.sweeps.population.entry import PLAN_KEY
+
+    assert modules_mentioning(PLAN_KEY) == ["experiments.sweeps.population.entry"]
