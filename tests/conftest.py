@@ -38,3 +38,13 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
             return compose("train", overrides=[*extra, *overrides, f"output_dir={out}"])
 
     return _make
+
+
+@pytest.fixture
+def float64_seed0():
+    """float64 as torch's default dtype and torch's seed 0, for the test; the dtype restored."""
+    previous = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    torch.manual_seed(0)
+    yield
+    torch.set_default_dtype(previous)

@@ -18,13 +18,7 @@ from experiments.core.pooling import AvgPool2d, MaxPool2d
 TOL = 1e-10
 
 
-@pytest.fixture(autouse=True)
-def float64():
-    previous = torch.get_default_dtype()
-    torch.set_default_dtype(torch.float64)
-    torch.manual_seed(0)
-    yield
-    torch.set_default_dtype(previous)
+pytestmark = pytest.mark.usefixtures("float64_seed0")
 
 
 def max_diff(a: Tensor, b: Tensor) -> float:

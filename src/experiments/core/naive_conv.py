@@ -62,14 +62,18 @@ def _pool_windows(
         yield b, ch, i, j, top, left, x[b, ch, top : top + kernel, left : left + kernel]
 
 
+def _pool_naive_forward(x: Tensor, kernel: int, stride: int, reduce) -> Tensor:
+    """out[n, c, i, j] = reduce(window) for every window."""
+    n, c, h, w = x.shape
+    out = x.new_empty(n, c, out_size(h, kernel, stride), out_size(w, kernel, stride))
+    for b, ch, i, j, _, _, window in _pool_windows(x, kernel, stride):
+        out[b, ch, i, j] = reduce(window)
+    return out
+
+
 def max_pool2d_naive_forward(x: Tensor, kernel: int, stride: int | None = None) -> Tensor:
     """m[n, c, i, j] = max of the window."""
-    stride = stride or kernel
-    n, c, h, w = x.shape
-    m = x.new_empty(n, c, out_size(h, kernel, stride), out_size(w, kernel, stride))
-    for b, ch, i, j, _, _, window in _pool_windows(x, kernel, stride):
-        m[b, ch, i, j] = window.max()
-    return m
+    return _pool_naive_forward(x, kernel, stride or kernel, Tensor.max)
 
 
 def max_pool2d_naive_backward(
@@ -89,12 +93,7 @@ def max_pool2d_naive_backward(
 
 def avg_pool2d_naive_forward(x: Tensor, kernel: int, stride: int | None = None) -> Tensor:
     """a[n, c, i, j] = mean of the window."""
-    stride = stride or kernel
-    n, c, h, w = x.shape
-    a = x.new_empty(n, c, out_size(h, kernel, stride), out_size(w, kernel, stride))
-    for b, ch, i, j, _, _, window in _pool_windows(x, kernel, stride):
-        a[b, ch, i, j] = window.mean()
-    return a
+    return _pool_naive_forward(x, kernel, stride or kernel, Tensor.mean)
 
 
 def avg_pool2d_naive_backward(
