@@ -79,6 +79,7 @@ def build_model(cfg: DictConfig, datamodule):
         cfg.model,
         n_inputs=datamodule.n_features,
         n_outputs=datamodule.n_outputs,
+        image_shape=list(datamodule.image_shape),  # (C, H, W) for a convnet: architecture.py
         task=datamodule.task.state_dict(),
         **model_defaults(cfg.model, datamodule.task.name),  # the model keys left at `auto`
         **({**lockstep, "tolerance": cfg.compare_tolerance} if cfg.get("compare") else {}),
