@@ -128,6 +128,11 @@ def check_config(cfg: DictConfig) -> None:
     if (ckpt := cfg.get("ckpt_path")) and not Path(ckpt).expanduser().is_file():
         raise missing_checkpoint(ckpt)
     _check_compare(cfg)
+    if (channels := cfg.model.get("channels")) and _vectorized_sweep(cfg):
+        raise ConfigError(
+            f"model.channels={list(channels)}: the vectorized sweeper stacks dense networks only; "
+            "sweep convnets with the basic sweeper (drop hydra/sweeper=vectorized)"
+        )
     data_parallel.check(cfg)
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     if accelerator in ("gpu", "cuda"):

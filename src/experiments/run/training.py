@@ -10,6 +10,7 @@ from typing import Any
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from experiments.architecture import Architecture
 from experiments.errors import ConfigError, DivergedError, ParityError, RunInterrupted
 from experiments.loop import chunking, data_parallel
 from experiments.output.console import announce_start
@@ -75,11 +76,14 @@ def build_model(cfg: DictConfig, datamodule):
 
     # compare=true: both models, from the same model.* keys, in lockstep (models.lockstep)
     lockstep = {"_target_": "experiments.models.lockstep.LockstepModule"}
+    sizes = {"n_inputs": datamodule.n_features, "n_outputs": datamodule.n_outputs}
+    image_shape = list(datamodule.image_shape)  # (C, H, W) for a convnet: architecture.py
+    if (arch := Architecture.from_config(cfg.model, **sizes, image_shape=image_shape)).channels:
+        arch.feature_shapes()  # a one-line ConfigError where the blocks do not fit the image
     return instantiate(
         cfg.model,
-        n_inputs=datamodule.n_features,
-        n_outputs=datamodule.n_outputs,
-        image_shape=list(datamodule.image_shape),  # (C, H, W) for a convnet: architecture.py
+        **sizes,
+        image_shape=image_shape,
         task=datamodule.task.state_dict(),
         **model_defaults(cfg.model, datamodule.task.name),  # the model keys left at `auto`
         **({**lockstep, "tolerance": cfg.compare_tolerance} if cfg.get("compare") else {}),
