@@ -85,11 +85,11 @@ def test_a_scratch_convnets_weights_load_into_plain_torch_nn(make_cfg) -> None:
     weights = torch.load(f"{cfg.output_dir}/weights.pth", weights_only=True)
     plain = nn.Sequential(
         nn.Unflatten(1, (1, 8, 8)),
-        nn.Conv2d(1, 8, kernel_size=3, padding=1),
+        nn.Conv2d(1, 16, kernel_size=3, padding=1),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(8 * 4 * 4, 10),
+        nn.Linear(16 * 4 * 4, 10),
         nn.Softmax(dim=-1),
     )
     plain.load_state_dict(weights)  # strict: every key and shape
@@ -194,7 +194,7 @@ def test_a_vectorized_population_of_convnets_is_refused(make_cfg) -> None:
     cfg = make_cfg("experiment=digits_cnn")
     with open_dict(cfg):
         cfg.population_plan = "plan.json"
-    with pytest.raises(ConfigError, match=r"^model.channels=\[8\]: the vectorized sweeper"):
+    with pytest.raises(ConfigError, match=r"^model.channels=\[16\]: the vectorized sweeper"):
         check_config(cfg)
 
 
