@@ -21,6 +21,10 @@ OUTPUT_ONLY_ACTIVATIONS = ("softmax",)
 LOSSES = ("mse", "bce", "cross_entropy")
 INITS = ("default", "normal", "xavier")
 OPTIMIZERS = ("sgd", "momentum", "adam")
+POOLS = ("max", "avg", "none")
+# Sizes the data decides, not `model.*` keys: the input width, the output width, and the
+# (channels, height, width) of an image input (`()` for a table's rows).
+DATA_SIZES = ("n_inputs", "n_outputs", "image_shape")
 # A loss that needs a particular output activation: the probabilities it is defined on.
 LOSS_OUTPUT = {"bce": "sigmoid", "cross_entropy": "softmax"}
 
@@ -44,24 +48,73 @@ class Architecture:
     betas: tuple[float, float] = (0.9, 0.999)
     eps: float = 1e-8
     weight_decay: float = 0.0
+    # Convolution blocks before the dense layers (core/convnet.py): one per entry of `channels`,
+    # each conv -> activation -> pool; `channels=()` is a dense network.
+    image_shape: tuple[int, ...] = ()
+    channels: tuple[int, ...] = ()
+    kernel_size: int = 3
+    stride: int = 1
+    padding: int = 0
+    pool: str = "max"
+    pool_size: int = 2
 
     @classmethod
     def model_keys(cls) -> list[str]:
         """The `model.*` keys: every field but the sizes the data decides."""
-        return [f.name for f in fields(cls) if f.name not in ("n_inputs", "n_outputs")]
+        return [f.name for f in fields(cls) if f.name not in DATA_SIZES]
 
     @classmethod
-    def from_config(cls, model: Any, n_inputs: int = 0, n_outputs: int = 0) -> Architecture:
-        """From `cfg.model` (or any mapping holding the keys); lists become tuples."""
+    def from_config(
+        cls, model: Any, n_inputs: int = 0, n_outputs: int = 0, image_shape: Any = None
+    ) -> Architecture:
+        """From `cfg.model` (or any mapping holding the keys); lists become tuples. The image
+        shape, when not given, is `model`'s own `image_shape` if it holds one (a model's
+        keyword arguments and a checkpoint's hyper-parameters do)."""
         values = {key: model[key] for key in cls.model_keys() if key in model}
-        for key in ("hidden", "betas"):
+        for key in ("hidden", "betas", "channels"):
             if key in values and not isinstance(values[key], (str, Real)):
                 values[key] = tuple(values[key])
-        return cls(n_inputs=n_inputs, n_outputs=n_outputs, **values)
+        if image_shape is None:
+            image_shape = model.get("image_shape") if hasattr(model, "get") else None
+        shape = tuple(image_shape or ())
+        return cls(n_inputs=n_inputs, n_outputs=n_outputs, image_shape=shape, **values)
 
     @property
     def sizes(self) -> list[int]:
-        return [self.n_inputs, *self.hidden, self.n_outputs]
+        """Widths of the dense layers: their input (the flattened convolution output, for a
+        convnet), the hidden layers, the output."""
+        inputs = math.prod(self.feature_shapes()[-1]) if self.channels else self.n_inputs
+        return [inputs, *self.hidden, self.n_outputs]
+
+    def feature_shapes(self) -> list[tuple[int, int, int]]:
+        """(channels, height, width) of the image, then after each convolution block; a
+        `ConfigError` where the keys do not fit the data's image."""
+        if len(self.image_shape) != 3:
+            raise ConfigError(
+                f"model.channels={list(self.channels)} needs image inputs (e.g. data=digits, "
+                f"1x8x8): this data gives rows of {self.n_inputs} features; use model.channels=[]"
+            )
+        k, s, p, size = self.kernel_size, self.stride, self.padding, self.pool_size
+        shapes = [self.image_shape]
+        for block, out in enumerate(self.channels, 1):
+            _, h, w = shapes[-1]
+            if k > min(h, w) + 2 * p:
+                raise ConfigError(
+                    f"model.kernel_size={k} is larger than block {block}'s {h}x{w} input padded "
+                    f"by model.padding={p}: use a smaller kernel_size, more padding or fewer "
+                    "model.channels"
+                )
+            h, w = (h + 2 * p - k) // s + 1, (w + 2 * p - k) // s + 1
+            if self.pool != "none":
+                if size > min(h, w):
+                    raise ConfigError(
+                        f"model.pool_size={size} leaves nothing of block {block}'s {h}x{w} "
+                        "convolution output: use a smaller pool_size, model.pool=none or fewer "
+                        "model.channels"
+                    )
+                h, w = h // size, w // size
+            shapes.append((out, h, w))
+        return shapes
 
     def check(self) -> None:
         """Raise a `ConfigError` naming the first key whose value is not allowed."""
@@ -74,6 +127,7 @@ class Architecture:
                 f"model.hidden={shown} is not allowed: "
                 "use a list of positive widths, e.g. [4], or [] for one neuron"
             )
+        self._check_convolution()
         hidden_names = tuple(a for a in ACTIVATIONS if a not in OUTPUT_ONLY_ACTIVATIONS)
         _activation("model.activation", self.activation, hidden_names)
         _activation("model.output_activation", self.output_activation, ACTIVATIONS)
@@ -98,21 +152,53 @@ class Architecture:
                 f"model.weight_decay={self.weight_decay!r} is not allowed: use a number >= 0"
             )
 
+    def _check_convolution(self) -> None:
+        """The convolution keys' own values; how they fit the image is `feature_shapes`'."""
+        if not isinstance(self.channels, tuple) or not all(
+            _is_int(c) and c > 0 for c in self.channels
+        ):
+            shown = list(self.channels) if isinstance(self.channels, tuple) else self.channels
+            raise ConfigError(
+                f"model.channels={shown} is not allowed: use a list of positive channel counts, "
+                "one convolution block each, e.g. [8, 16], or [] for none"
+            )
+        for key in ("kernel_size", "stride", "pool_size"):
+            if not _is_int(value := getattr(self, key)) or value < 1:
+                raise ConfigError(f"model.{key}={value!r} is not allowed: use a positive integer")
+        if not _is_int(self.padding) or self.padding < 0:
+            raise ConfigError(f"model.padding={self.padding!r} is not allowed: use an integer >= 0")
+        _one_of("model.pool", self.pool, POOLS)
+        if self.channels and self.image_shape:
+            self.feature_shapes()
+
     def hparams(self) -> dict[str, Any]:
         """The flat row TensorBoard's HParams tab compares runs by."""
         row = {key: getattr(self, key) for key in self.model_keys()}
         row["hidden"] = str(list(self.hidden))
         row["betas"] = str(list(self.betas))
+        row["channels"] = str(list(self.channels))
         return row
 
     def init_args(self) -> dict[str, Any]:
         """Plain values (lists, not tuples) as the modules save them in checkpoints."""
         values = asdict(self)
-        values["hidden"], values["betas"] = list(self.hidden), list(self.betas)
+        for key in ("hidden", "betas", "channels", "image_shape"):
+            values[key] = list(values[key])
         return values
 
+    def layout(self) -> str:
+        """`64-32-10`; a convnet's leads with its blocks: `1x8x8 conv[8] k3 max2 -> 72-32-10`."""
+        dense = "-".join(map(str, self.sizes))
+        if not self.channels:
+            return dense
+        image = "x".join(map(str, self.image_shape))
+        pool = "" if self.pool == "none" else f" {self.pool}{self.pool_size}"
+        steps = f"{f' s{self.stride}' if self.stride != 1 else ''}"
+        steps += f"{f' p{self.padding}' if self.padding else ''}"
+        return f"{image} conv{list(self.channels)} k{self.kernel_size}{steps}{pool} -> {dense}"
+
     def describe(self) -> str:
-        return f"{'-'.join(map(str, self.sizes))} bias={self.bias}"
+        return f"{self.layout()} bias={self.bias}"
 
 
 def _is_int(value: object) -> bool:

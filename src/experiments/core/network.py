@@ -14,19 +14,21 @@ import torch
 from torch import nn
 
 from experiments.architecture import INITS, Architecture
+from experiments.core.convnet import ConvLayers, conv_blocks
 from experiments.core.user_layers import layer_class
 
 
 def init_linear_(
     weight: torch.Tensor, bias: torch.Tensor | None, scheme: str, std: float = 1.0
 ) -> None:
-    """Fill a linear layer's parameters in place.
+    """Fill a linear (or convolution) layer's parameters in place; fan_in is one output's
+    inputs: in_features, or in_channels x kernel height x kernel width.
 
     default: torch.nn.Linear's own, U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias.
     normal:  N(0, std) for both, as the lessons' `torch.randn` (std=1).
     xavier:  Glorot-uniform weight, zero bias.
     """
-    fan_in = weight.shape[1]
+    fan_in = weight[0].numel()
     with torch.no_grad():
         if scheme == "default":
             bound = 1 / math.sqrt(fan_in)
@@ -50,9 +52,20 @@ def build_network(
     linear: Callable[[int, int, bool], nn.Module],
     activations: dict[str, type[nn.Module]],
     container: type[nn.Sequential],
+    conv: ConvLayers | None = None,
 ) -> nn.Sequential:
-    """Linear, activation, linear, activation, ...; the last activation is `output_activation`."""
+    """Linear, activation, linear, activation, ...; the last activation is `output_activation`.
+    With `arch.channels`, `conv`'s blocks come first (core/convnet.py)."""
     layers: list[nn.Module] = []
+    if arch.channels:
+        if conv is None:
+            raise ValueError("model.channels: this network has no convolution layers")
+
+        def init(layer: nn.Module) -> None:
+            init_linear_(layer.weight, layer.bias, arch.init, arch.init_std)
+
+        layers = conv_blocks(arch, conv, activations, init)
+        container = conv.container
     sizes = arch.sizes
     for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         layer = linear(fan_in, fan_out, arch.bias)

@@ -110,6 +110,12 @@ class ArrayDataModule(L.LightningDataModule):
         return self.splits.x_train.shape[1]
 
     @property
+    def image_shape(self) -> tuple[int, ...]:
+        """(channels, height, width) when each row is an image's pixels (row-major, as
+        `torch.nn.Unflatten` reads them), so a convnet can take it; `()` for a table."""
+        return ()
+
+    @property
     def n_outputs(self) -> int:
         return self.task.width(self.splits.y_train)
 

@@ -18,6 +18,10 @@ class BundledDataModule(FrameDataModule):
         super().__init__(**kwargs)
         self.dataset = dataset
 
+    @property
+    def image_shape(self) -> tuple[int, ...]:
+        return (1, 8, 8) if self.dataset == "digits" else ()
+
     def read(self) -> RawTable:
         return read_bundled_table(self.dataset, self.options)
 
@@ -29,8 +33,7 @@ class BundledDataModule(FrameDataModule):
         x_test, codes = self.splits.x_test, self.splits.y_test.ravel().astype(int)
         names = np.asarray(self.task.classes)
         guessed = self.task.predicted(predict(x_test)).numpy()
-        side = round(float(np.sqrt(x_test.shape[1])))
-        images = x_test.reshape(len(x_test), side, side)
+        images = x_test.reshape(len(x_test), *self.image_shape[1:])
         return {
             "misclassified_digits": figures.misclassified_images(
                 images, names[codes].tolist(), names[guessed].tolist()

@@ -92,7 +92,7 @@ class LockstepModule(LessonModule):
         return [self.scratch.configure_optimizers(), self.mlp.configure_optimizers()]
 
     def on_train_start(self) -> None:
-        weight = self.scratch.net[0].weight
+        weight = next(self.scratch.net.parameters())  # layer 0 of a convnet only reshapes
         self.limit = self.tolerance if self.tolerance is not None else TOLERANCES[weight.dtype]
         state = self._restored or {"run": self.run_max.tolist(), "window": self.window_max.tolist()}
         self.run_max = torch.tensor(state["run"], dtype=weight.dtype, device=weight.device)

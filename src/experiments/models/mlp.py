@@ -10,6 +10,7 @@ from torch import Tensor, nn
 from torch.nn import functional as F
 from torch.nn.utils import skip_init
 
+from experiments.core.convnet import ConvLayers
 from experiments.core.network import build_network
 from experiments.models.base import LessonModule
 
@@ -35,12 +36,25 @@ def _linear(fan_in: int, fan_out: int, bias: bool) -> nn.Linear:
     return skip_init(nn.Linear, fan_in, fan_out, bias=bias)
 
 
+def _conv(fan_in: int, fan_out: int, kernel: int, stride: int, padding: int, bias: bool):
+    return skip_init(nn.Conv2d, fan_in, fan_out, kernel, stride=stride, padding=padding, bias=bias)
+
+
+CONV_LAYERS = ConvLayers(
+    partial(nn.Unflatten, 1),
+    _conv,
+    {"max": nn.MaxPool2d, "avg": nn.AvgPool2d},
+    nn.Flatten,
+    nn.Sequential,
+)
+
+
 class MLPModule(LessonModule):
     """Autograd: `manual_backward` of the torch loss, then the optimizer's `step()`."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.net = build_network(self.arch, _linear, ACTIVATIONS, nn.Sequential)
+        self.net = build_network(self.arch, _linear, ACTIVATIONS, nn.Sequential, conv=CONV_LAYERS)
         self.criterion = LOSSES[self.arch.loss]
 
     def configure_optimizers(self) -> torch.optim.Optimizer:

@@ -5,13 +5,27 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from experiments.core.conv import Conv2d, Flatten
+from experiments.core.convnet import ConvLayers, ImageSequential, Unflatten
 from experiments.core.layers import Sequential
 from experiments.core.losses import LOSSES
 from experiments.core.network import build_network
 from experiments.core.optimizers import HandWrittenOptimizer, optimizer_for
+from experiments.core.pooling import AvgPool2d, MaxPool2d
 from experiments.loop import data_parallel
 from experiments.models.base import LessonModule
 from experiments.models.run_layers import ACTIVATIONS, Linear
+
+
+def _conv(fan_in: int, fan_out: int, kernel: int, stride: int, padding: int, bias: bool) -> Conv2d:
+    # Conv2d draws its own initial weights; the build draws them again, as for model=mlp.
+    with torch.random.fork_rng(devices=[]):
+        return Conv2d(fan_in, fan_out, kernel, stride, padding, bias)
+
+
+CONV_LAYERS = ConvLayers(
+    Unflatten, _conv, {"max": MaxPool2d, "avg": AvgPool2d}, Flatten, ImageSequential
+)
 
 
 class ScratchModule(LessonModule):
@@ -19,7 +33,7 @@ class ScratchModule(LessonModule):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(**kwargs)
-        self.net = build_network(self.arch, Linear, ACTIVATIONS, Sequential)
+        self.net = build_network(self.arch, Linear, ACTIVATIONS, Sequential, conv=CONV_LAYERS)
         self.loss_fn = LOSSES[self.arch.loss]()
 
     def forward(self, x: Tensor) -> Tensor:

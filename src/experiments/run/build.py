@@ -9,6 +9,7 @@ import lightning as L
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
+from experiments.architecture import Architecture
 from experiments.run.checkpoints import check_same_architecture, model_from_checkpoint
 from experiments.tasks import model_defaults
 
@@ -46,10 +47,14 @@ def compared(cfg: DictConfig) -> dict[str, Any]:
 def build_model(cfg: DictConfig, datamodule, chunk: int = 1):
     """The configured model (`compared`) sized to the data module's data; its initial weights are
     drawn from the global RNG, as seeded by the caller."""
+    sizes = {"n_inputs": datamodule.n_features, "n_outputs": datamodule.n_outputs}
+    image_shape = list(datamodule.image_shape)  # (C, H, W) for a convnet: architecture.py
+    if (arch := Architecture.from_config(cfg.model, **sizes, image_shape=image_shape)).channels:
+        arch.feature_shapes()  # a one-line ConfigError where the blocks do not fit the image
     return instantiate(
         cfg.model,
-        n_inputs=datamodule.n_features,
-        n_outputs=datamodule.n_outputs,
+        **sizes,
+        image_shape=image_shape,
         task=datamodule.task.state_dict(),
         chunk=chunk,
         **model_defaults(cfg.model, datamodule.task.name),  # the model keys left at `auto`

@@ -109,6 +109,7 @@ class LessonFigures(Callback):
     def on_test_end(self, trainer: L.Trainer, pl_module) -> None:
         if not trainer.is_global_zero:
             return
+        from experiments.run.conv_pictures import convnet_pictures
         from experiments.run.inference import predict_raw
 
         datamodule = trainer.datamodule
@@ -120,6 +121,7 @@ class LessonFigures(Callback):
 
         pictures = task.pictures(predict, splits.x_test, splits.y_test)
         pictures.update(datamodule.pictures(predict))  # the data's own (digits: misclassified)
+        pictures.update(convnet_pictures(pl_module, datamodule.test_xy[0]))  # filters, maps
         for name, fig in pictures.items():
             self._publish(trainer, name, fig)
 

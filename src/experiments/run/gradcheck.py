@@ -149,8 +149,8 @@ def _describe(cfg: DictConfig, arch: Architecture) -> str:
     choices = cfg.get("hydra", {}).get("runtime", {}).get("choices", {})
     experiment = f"experiment={choices['experiment']}: " if choices.get("experiment") else ""
     bias = "" if arch.bias else ", no bias"
-    sizes = "-".join(map(str, arch.sizes))
-    return f"{experiment}{sizes} {arch.activation}/{arch.output_activation}{bias}, {arch.loss} loss"
+    activations = f"{arch.activation}/{arch.output_activation}"
+    return f"{experiment}{arch.layout()} {activations}{bias}, {arch.loss} loss"
 
 
 def format_report(result: GradcheckResult) -> str:

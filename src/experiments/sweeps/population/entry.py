@@ -80,6 +80,11 @@ def check_population(cfg: DictConfig) -> None:
             "compare=true trains one scratch/autograd pair in lockstep, not a vectorized "
             "population: drop hydra/sweeper=vectorized (the basic sweeper runs compare=true jobs)"
         )
+    if channels := cfg.model.get("channels"):
+        raise ConfigError(
+            f"model.channels={list(channels)}: the vectorized sweeper stacks dense networks only; "
+            "sweep convnets with the basic sweeper (drop hydra/sweeper=vectorized)"
+        )
     data_parallel.check(cfg)  # what no run can do first (no strategy=ddp, too few cores)
     if (devices := data_parallel.requested_devices(cfg)) > 1:
         raise ConfigError(
