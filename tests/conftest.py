@@ -43,6 +43,8 @@ def make_cfg(tmp_path: Path) -> Callable[..., DictConfig]:
 @pytest.fixture
 def float64_seed0():
     """float64 as torch's default dtype and torch's seed 0, for the test; the dtype restored."""
+    import torch
+
     previous = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     torch.manual_seed(0)
