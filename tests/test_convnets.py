@@ -9,7 +9,6 @@ import statistics
 import pytest
 import torch
 from helpers import CONF, LOGGED, read_metrics
-from omegaconf import open_dict
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 from torch import nn
 
@@ -17,7 +16,9 @@ from experiments.errors import ConfigError
 from experiments.run.checkpoints import model_from_checkpoint, read_checkpoint
 from experiments.run.config import check_config
 from experiments.run.gradcheck import compose_config, gradcheck
-from experiments.run.training import build, train
+from experiments.run.build import build
+from experiments.run.training import train
+from experiments.sweeps.population.entry import check_population
 
 FLOAT64 = ["trainer.precision=64-true", "trainer.max_steps=100"]
 CASES = {
@@ -191,11 +192,8 @@ def test_keys_that_do_not_fit_the_image_are_refused_in_one_line(make_cfg, case) 
 
 
 def test_a_vectorized_population_of_convnets_is_refused(make_cfg) -> None:
-    cfg = make_cfg("experiment=digits_cnn")
-    with open_dict(cfg):
-        cfg.population_plan = "plan.json"
     with pytest.raises(ConfigError, match=r"^model.channels=\[16\]: the vectorized sweeper"):
-        check_config(cfg)
+        check_population(make_cfg("experiment=digits_cnn"))
 
 
 def test_the_images_tab_holds_filters_and_feature_maps(make_cfg) -> None:
