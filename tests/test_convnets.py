@@ -13,10 +13,10 @@ from tensorboard.backend.event_processing.event_accumulator import EventAccumula
 from torch import nn
 
 from experiments.errors import ConfigError
+from experiments.run.build import build
 from experiments.run.checkpoints import model_from_checkpoint, read_checkpoint
 from experiments.run.config import check_config
 from experiments.run.gradcheck import compose_config, gradcheck
-from experiments.run.build import build
 from experiments.run.training import train
 from experiments.sweeps.population.entry import check_population
 

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from torch import Tensor, nn
 
 from experiments.architecture import Architecture
-from experiments.core.layers import Layer, Sequential
+from experiments.core.layers import Sequential
 
 
 @dataclass(frozen=True)
@@ -56,7 +56,7 @@ def conv_blocks(
     return [*blocks, layers.flatten()]
 
 
-class Unflatten(Layer):
+class Unflatten(nn.Module):
     """(N, C·H·W) -> (N, C, H, W), as `torch.nn.Unflatten(1, (C, H, W))`; backward reshapes the
     gradient back to rows."""
 
