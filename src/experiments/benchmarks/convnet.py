@@ -3,7 +3,7 @@ hand-written convnet (im2col Conv2d, max pooling, chain rule) against torch.nn +
 our own `train(cfg)` with its default logging, timed by the training loop's clock (`StepClock`).
 
 The two models alternate round by round, so a slower moment of a shared machine falls on both;
-the figures are medians over rounds. Not wired into scripts/benchmark.py:
+the figures are medians over rounds (scripts/benchmark.py reports them):
 `python -c "from experiments.benchmarks.convnet import main; main()"`.
 """
 

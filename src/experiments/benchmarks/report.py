@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from experiments.benchmarks.conv import conv_figures
+from experiments.benchmarks.convnet import scratch_against_mlp
 from experiments.benchmarks.grids import ordinary_run, vectorized_grid
 from experiments.benchmarks.loading import loading_figures
 from experiments.benchmarks.loops import (
@@ -113,6 +114,7 @@ def main(root: Path) -> dict[str, float]:
         **grids(root, python, out),
         **population_figures(),
         **conv_figures(),
+        **{f"digits_cnn run, {k}": v for k, v in scratch_against_mlp().items()},
         **loading_figures(out),
     }
     lines = ["| figure | value |", "|---|---|", *(f"| {k} | {v:.3g} |" for k, v in figures.items())]
