@@ -107,7 +107,7 @@ class Sequential(nn.Sequential):
         return x
 
     def backward(self, grad: Tensor) -> Tensor:
-        for layer in reversed(self):
+        for layer in reversed(list(self)):  # (nn.Sequential's own reversed indexes one by one)
             grad = layer.backward(grad)
         return grad
 
