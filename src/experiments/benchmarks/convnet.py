@@ -9,13 +9,11 @@ the figures are medians over rounds (scripts/benchmark.py reports them):
 
 from __future__ import annotations
 
-import json
-import shutil
 import statistics
 import tempfile
 from pathlib import Path
 
-from experiments.benchmarks.runs import CLOCK
+from experiments.benchmarks.runs import clocked_run
 
 ROOT = Path(__file__).resolve().parents[3]
 TARGET = 0.5  # scratch's steps/s at least half of mlp's
@@ -23,27 +21,8 @@ TARGET = 0.5  # scratch's steps/s at least half of mlp's
 
 def digits_cnn_rate(model: str, out: Path, steps: int, overrides: tuple[str, ...] = ()) -> float:
     """Steps per second of one `experiment=digits_cnn model=MODEL` run of `steps` steps."""
-    from hydra import compose, initialize_config_dir
-
-    from experiments.run.training import train
-
-    run_dir = out / model
-    shutil.rmtree(run_dir, ignore_errors=True)
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            "train",
-            overrides=[
-                "experiment=digits_cnn",
-                f"model={model}",
-                f"trainer.max_steps={steps}",
-                "callbacks.progress_bar.refresh_rate=0",
-                CLOCK,
-                f"output_dir={run_dir}",
-                *overrides,
-            ],
-        )
-    train(cfg)
-    clock = json.loads((run_dir / "clock.json").read_text())
+    keys = ["experiment=digits_cnn", f"model={model}", f"trainer.max_steps={steps}", *overrides]
+    clock = clocked_run(ROOT, out / model, keys)
     return clock["steps"] / clock["training loop, s"]
 
 

@@ -40,30 +40,34 @@ class StepClock(Callback):
 CLOCK = "+callbacks.clock._target_=experiments.benchmarks.runs.StepClock"
 
 
-def lightning_rate(root: Path, model: str, out: Path, steps: int = STEPS) -> float:
-    """Steps per second of our train(cfg), default logging on (TensorBoard, checkpoints,
-    histograms, progress bar), from its training loop's own clock."""
+def clocked_run(root: Path, run_dir: Path, overrides: list[str]) -> dict[str, float]:
+    """One `train(cfg)` into a fresh `run_dir` (the progress bar off), timed by `StepClock`."""
     from hydra import compose, initialize_config_dir
 
     from experiments.run.training import train
 
+    shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run each round, not a fuller folder
+    with initialize_config_dir(str(root / "conf"), version_base="1.3"):
+        cfg = compose(
+            "train",
+            overrides=[
+                *overrides,
+                "callbacks.progress_bar.refresh_rate=0",
+                CLOCK,
+                f"output_dir={run_dir}",
+            ],
+        )
+    train(cfg)
+    return json.loads((run_dir / "clock.json").read_text())
+
+
+def lightning_rate(root: Path, model: str, out: Path, steps: int = STEPS) -> float:
+    """Steps per second of our train(cfg), default logging on (TensorBoard, checkpoints,
+    histograms, progress bar), from its training loop's own clock."""
+
     def run(n: int) -> dict[str, float]:
-        run_dir = out / f"{model}-{n}"
-        shutil.rmtree(run_dir, ignore_errors=True)  # a fresh run each round, not a fuller folder
-        with initialize_config_dir(str(root / "conf"), version_base="1.3"):
-            cfg = compose(
-                "train",
-                overrides=[
-                    "experiment=xor",
-                    f"model={model}",
-                    f"trainer.max_steps={n}",
-                    "callbacks.progress_bar.refresh_rate=0",
-                    CLOCK,
-                    f"output_dir={run_dir}",
-                ],
-            )
-        train(cfg)
-        return json.loads((run_dir / "clock.json").read_text())
+        overrides = ["experiment=xor", f"model={model}", f"trainer.max_steps={n}"]
+        return clocked_run(root, out / f"{model}-{n}", overrides)
 
     run(steps // 10)  # warm-up
     clock = run(steps)
