@@ -16,7 +16,7 @@ factor or a missing term is off by order one.
 A kink (ReLU at 0, a max-pool's tie between two entries) inside [w - h, w + h] makes the central
 difference a mix of two slopes, right for neither side. Such an element shows it one of two ways:
 its central difference moves when the step is halved (for a smooth loss the two agree to
-h^2 |L'''|; past the comparison's own tolerance, `FD_RTOL` or twice the noise floor, they do
+h^2 |L'''|; past the comparison's own tolerance, `FD_RTOL` or the noise floor, they do
 not), or, with the kink right at w, its one-sided differences (L(w + h) - L(w)) / h and
 (L(w) - L(w - h)) / h differ by more than `KINK_SLOPES` of the larger (a smooth loss's differ by
 h |L''|). Such elements are left out of the finite-difference comparison and counted
@@ -98,7 +98,7 @@ def finite_differences(
         half_up, half_down = moved(i, saved, FD_STEP / 2)
         half = (half_up - half_down) / FD_STEP  # the central difference at h / 2
         right, left = (up - at) / FD_STEP, (at - down) / FD_STEP
-        kinks[k] = abs(whole - half) > max(FD_RTOL * max(abs(whole), abs(half)), 2 * floor) or (
+        kinks[k] = abs(whole - half) > max(FD_RTOL * max(abs(whole), abs(half)), floor) or (
             abs(right - left) > max(KINK_SLOPES * max(abs(right), abs(left)), floor)
         )
     return grads, kinks
