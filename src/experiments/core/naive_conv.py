@@ -71,6 +71,33 @@ def _pool_naive_forward(x: Tensor, kernel: int, stride: int, reduce) -> Tensor:
     return out
 
 
+def _pool_naive_backward(x: Tensor, grad_out: Tensor, kernel: int, stride: int, local) -> Tensor:
+    """dL/dx: each window's dL/dout times dout/dwindow (`local(window)`, a kernel x kernel table),
+    added onto the pixels it came from (overlapping windows add up)."""
+    grad_x = torch.zeros_like(x)
+    for b, ch, i, j, top, left, window in _pool_windows(x, kernel, stride):
+        grad_x[b, ch, top : top + kernel, left : left + kernel] += grad_out[b, ch, i, j] * local(
+            window
+        )
+    return grad_x
+
+
+def _first_maximum(window: Tensor) -> Tensor:
+    """dmax/dwindow: 1 at the first maximum in row-major order (torch's choice at a tie), else 0."""
+    best = (0, 0)
+    for p, q in _positions(*window.shape):
+        if window[p, q] > window[best]:  # strictly greater: the first maximum stays
+            best = (p, q)
+    one_hot = torch.zeros_like(window)
+    one_hot[best] = 1.0
+    return one_hot
+
+
+def _equal_shares(window: Tensor) -> Tensor:
+    """dmean/dwindow: 1 / kernel² everywhere."""
+    return torch.full_like(window, 1.0 / window.numel())
+
+
 def max_pool2d_naive_forward(x: Tensor, kernel: int, stride: int | None = None) -> Tensor:
     """m[n, c, i, j] = max of the window."""
     return _pool_naive_forward(x, kernel, stride or kernel, Tensor.max)
@@ -80,15 +107,7 @@ def max_pool2d_naive_backward(
     x: Tensor, grad_m: Tensor, kernel: int, stride: int | None = None
 ) -> Tensor:
     """Each window's gradient to its first maximum in row-major order (torch's choice)."""
-    stride = stride or kernel
-    grad_x = torch.zeros_like(x)
-    for b, ch, i, j, top, left, window in _pool_windows(x, kernel, stride):
-        best = (0, 0)
-        for p, q in _positions(kernel, kernel):
-            if window[p, q] > window[best]:  # strictly greater: the first maximum stays
-                best = (p, q)
-        grad_x[b, ch, top + best[0], left + best[1]] += grad_m[b, ch, i, j]
-    return grad_x
+    return _pool_naive_backward(x, grad_m, kernel, stride or kernel, _first_maximum)
 
 
 def avg_pool2d_naive_forward(x: Tensor, kernel: int, stride: int | None = None) -> Tensor:
@@ -100,8 +119,4 @@ def avg_pool2d_naive_backward(
     x: Tensor, grad_a: Tensor, kernel: int, stride: int | None = None
 ) -> Tensor:
     """Each window's gradient shared equally among its kernel² positions."""
-    stride = stride or kernel
-    grad_x = torch.zeros_like(x)
-    for b, ch, i, j, top, left, _ in _pool_windows(x, kernel, stride):
-        grad_x[b, ch, top : top + kernel, left : left + kernel] += grad_a[b, ch, i, j] / kernel**2
-    return grad_x
+    return _pool_naive_backward(x, grad_a, kernel, stride or kernel, _equal_shares)
