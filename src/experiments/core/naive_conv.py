@@ -76,9 +76,8 @@ def _pool_naive_backward(x: Tensor, grad_out: Tensor, kernel: int, stride: int, 
     added onto the pixels it came from (overlapping windows add up)."""
     grad_x = torch.zeros_like(x)
     for b, ch, i, j, top, left, window in _pool_windows(x, kernel, stride):
-        grad_x[b, ch, top : top + kernel, left : left + kernel] += grad_out[b, ch, i, j] * local(
-            window
-        )
+        share = grad_out[b, ch, i, j] * local(window)
+        grad_x[b, ch, top : top + kernel, left : left + kernel] += share
     return grad_x
 
 
