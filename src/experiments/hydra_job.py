@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
-from hydra.core.utils import JobStatus
+from hydra.core.utils import JobReturn, JobStatus
 from hydra.experimental.callback import Callback
 from hydra.types import RunMode
 from omegaconf import DictConfig
@@ -35,7 +35,19 @@ def job_of(hydra: DictConfig) -> Job:
     choices = {k: str(v) for k, v in hydra.runtime.choices.items() if v is not None}
     if not _multirun(hydra):
         return Job(overrides=overrides, choices=choices)
-    sweep_dir, num = Path(hydra.sweep.dir), int(hydra.job.num)
+    return sweep_job(
+        Path(hydra.sweep.dir), int(hydra.job.num), overrides, choices, _jobs_run_here(hydra)
+    )
+
+
+def sweep_job(
+    sweep_dir: Path,
+    num: int,
+    overrides: tuple[str, ...],
+    choices: dict[str, str] | None = None,
+    jobs_run_here: bool = False,
+) -> Job:
+    """Job `num` of the sweep in `sweep_dir`, with what its plan says of it."""
     planned = sweep_plan.jobs(sweep_dir)
     before = sweep_plan.completed_before(sweep_dir, num)
     return Job(
@@ -43,8 +55,8 @@ def job_of(hydra: DictConfig) -> Job:
         num=num,
         overrides=overrides,
         varied=frozenset(varied_keys(planned) or {o.partition("=")[0] for o in overrides}),
-        choices=choices,
-        jobs_run_here=_jobs_run_here(hydra),
+        choices=choices or {},
+        jobs_run_here=jobs_run_here,
         total=len(planned) or None,
         completed_before=None if before is None else tuple(before),
     )
@@ -72,11 +84,14 @@ class JobLines(Callback):
 
     def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
         quiet_console(False)
-        hydra = config.hydra
-        if not _multirun(hydra):
-            return
-        said = job_return.return_value if job_return.status == JobStatus.COMPLETED else None
-        if isinstance(said, str):  # a job that says its own line (a vectorized population's)
-            print(said, flush=True)
-            return
-        print(job_line(Path(hydra.runtime.output_dir), job_of(hydra)), flush=True)
+        if _multirun(config.hydra):
+            print(end_line(config.hydra, job_return), flush=True)
+
+
+def end_line(hydra: DictConfig, job_return: JobReturn) -> str:
+    """A sweep's job's console line, once it has ended (`JobLines`; the launchers that watch
+    jobs run elsewhere, `experiments.launcher`)."""
+    said = job_return.return_value if job_return.status == JobStatus.COMPLETED else None
+    if isinstance(said, str):  # a job that says its own line (a vectorized population's)
+        return said
+    return job_line(Path(hydra.runtime.output_dir), job_of(hydra))

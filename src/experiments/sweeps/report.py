@@ -62,15 +62,19 @@ def _parse_value(text: str) -> Any:
     return value if is_number(value) and math.isfinite(value) else text
 
 
-def _read_job(job: int, job_dir: Path | None, planned: list[str] | None):
+def _read_job(job: int, job_dir: Path | None, planned: list[str] | None, refused: dict | None):
     """(values by override key, the record: job, overrides and metrics.json) of a job. A planned
     job without a folder, or whose folder holds other overrides (an earlier sweep's), is
-    `missing`, shown with its planned overrides."""
+    `missing`, shown with its planned overrides; one the launcher could not submit (`refused`)
+    is `failed`, with the reason."""
     found = None if job_dir is None else _overrides(job_dir)
+    planned = planned if planned is not None or refused is None else refused["overrides"]
     overrides = planned if found is None or (planned is not None and found != planned) else found
     pairs = (o.lstrip("+~").partition("=") for o in overrides or [])
     values = {k: _parse_value(v) for k, _, v in pairs}
     record: dict[str, Any] = {"job": job, "overrides": " ".join(overrides or [])}
+    if found is None and refused is not None:
+        return values, record | {"status": "failed", "error": refused["error"]}
     if found is None:
         return values, record | {"status": "missing", "error": "never started"}
     if overrides is not found:
@@ -98,13 +102,15 @@ def collect(sweep_dir: Path):
     import pandas as pd
 
     from experiments.sweeps import plan as sweep_plan
+    from experiments.sweeps import refused as launch_refused
 
     folders = {p.parents[1] for p in Path(sweep_dir).glob("*/.hydra/overrides.yaml")}
     folders = {int(d.name): d for d in folders if d.name.isdigit()}
-    planned = sweep_plan.jobs(sweep_dir)
-    if not folders and not planned:
+    planned, refused = sweep_plan.jobs(sweep_dir), launch_refused.jobs(sweep_dir)
+    if not folders and not planned and not refused:
         raise FileNotFoundError(f"{sweep_dir} holds no job folders (<job>/.hydra/overrides.yaml)")
-    read = [_read_job(n, folders.get(n), planned.get(n)) for n in sorted({*folders, *planned})]
+    numbers = sorted({*folders, *planned, *refused})
+    read = [_read_job(n, folders.get(n), planned.get(n), refused.get(n)) for n in numbers]
     keys = list(dict.fromkeys(k for values, _ in read for k in values))
     table = pd.DataFrame([{k: v.get(k, "(unset)") for k in keys} | r for v, r in read])
     table.attrs["keys"] = [k for k in keys if k not in FIXED_COLUMNS]

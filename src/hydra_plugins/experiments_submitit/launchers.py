@@ -8,10 +8,17 @@ no summary, the other jobs never collected. Here such a job is recorded instead
 SLURM's state and where its log is), the sweeper gets NaN for it, as for any failed job, and the
 sweep goes on to its summary (which exits non-zero). A job that did return, interrupted or failed,
 has recorded itself (`experiments.cli`).
+
+Two more differences, `experiments.launcher`'s: each job's console line is printed as it ends,
+whichever ends first (the jobs run elsewhere: their own `JobLines` prints into their submitit
+logs), and sbatch refusing the jobs is one line naming the key to fix, the jobs recorded `failed`
+with it in the sweep's summary, exit status 1, not submitit's traceback.
 """
 
 # No `from __future__ import annotations`: Hydra's plugin scan imports this module outside
 # sys.modules, where dataclasses cannot resolve string annotations.
+import contextlib
+import io
 import logging
 import math
 import os
@@ -66,15 +73,30 @@ class _CollectsEveryJob:
         for number, job in zip(numbers, overrides, strict=True):
             log.info("\t#%d : %s", number, " ".join(filter_overrides(job)))
         state = Singleton.get_state()
-        jobs = executor.map_array(
-            self,
-            overrides,
-            ["hydra.sweep.dir"] * len(numbers),
-            numbers,
-            [f"job_id_for_{n}" for n in numbers],
-            [state] * len(numbers),
-        )
-        return [self._collect(*job) for job in zip(jobs, overrides, numbers, strict=True)]
+        from submitit.core.utils import FailedJobError
+
+        from experiments.launcher.sweep import refuse, say_ended
+        from experiments.launcher.watch import each_as_it_ends
+
+        try:  # submitit prints sbatch's stderr as it raises: `refuse` says it in one line instead
+            with contextlib.redirect_stderr(io.StringIO()):
+                jobs = executor.map_array(
+                    self,
+                    overrides,
+                    ["hydra.sweep.dir"] * len(numbers),
+                    numbers,
+                    [f"job_id_for_{n}" for n in numbers],
+                    [state] * len(numbers),
+                )
+        except FailedJobError as err:  # sbatch refused them: nothing was submitted
+            jobs_asked = dict(zip(numbers, overrides, strict=True))
+            refuse(err, self.params, self.config, jobs_asked, sweep_dir)
+        returns: List[JobReturn] = [None] * len(jobs)  # noqa: UP006
+        for i in each_as_it_ends(jobs):
+            returns[i] = self._collect(jobs[i], overrides[i], numbers[i])
+            job_dir = self._job_dir(overrides[i], numbers[i])
+            say_ended(returns[i], job_dir, sweep_dir, numbers[i], overrides[i])
+        return returns
 
     def _collect(self, job: Any, overrides: List[str], number: int) -> JobReturn:  # noqa: UP006
         """The job's JobReturn; for a job without one, or that raised outside our task
