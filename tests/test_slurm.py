@@ -221,3 +221,76 @@ def test_a_cancelled_job_is_recorded_and_the_sweep_reports(slurm_cluster, tmp_pa
     assert f"SIGTERM at step {cancelled['steps']}" in cancelled["error"]
     assert cancelled["steps"] > 0 and (sweep_dir / "1" / "checkpoints" / "last.ckpt").is_file()
     assert "job 1 interrupted" in output and "1 of 2 jobs did not complete" in output
+
+
+# The cluster's refusals as answers, and a line per job as it ends (issue 23, item 5).
+
+
+def test_a_partition_that_does_not_exist_is_one_line_and_a_failed_summary(
+    slurm_cluster, tmp_path: Path
+) -> None:
+    """sbatch refuses at once: one line naming the key and sbatch's reason (no traceback, not
+    sbatch's raw lines), every job `failed` with it in the summary, exit 1, no job folder."""
+    sweep_dir = tmp_path / "sweep"
+    began = time.perf_counter()
+    done = multirun(
+        "experiment=xor", "model.lr=0.5,1.0", *ON_SLURM, "hydra.launcher.partition=nope",
+        sweep_dir=sweep_dir, timeout=120,
+    )  # fmt: skip
+    seconds = time.perf_counter() - began
+    print(f"refused sweep: {seconds:.1f} s")
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-3000:]
+    (line,) = [line for line in output.splitlines() if "sbatch refused" in line]
+    assert (
+        "hydra.launcher.partition=nope: sbatch refused the jobs: partition 'nope' does not "
+        "exist on this cluster (its partitions: debug): invalid partition specified: nope" in line
+    )
+    assert f"(2 jobs recorded failed: {sweep_dir / 'summary.md'})" in line
+    assert "Traceback" not in output and "sbatch: error" not in output
+    summary = pd.read_csv(sweep_dir / "summary.csv")
+    assert list(summary["status"]) == ["failed", "failed"]
+    assert all("partition 'nope' does not exist" in error for error in summary["error"])
+    assert not list(sweep_dir.glob("*/metrics.json")), "no job ran"
+    assert seconds < 30
+
+
+def test_too_much_memory_names_mem_gb(slurm_cluster, tmp_path: Path) -> None:
+    sweep_dir = tmp_path / "sweep"
+    done = multirun(
+        "experiment=xor", *ON_SLURM, "hydra.launcher.mem_gb=100000", sweep_dir=sweep_dir,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-3000:]
+    errors = [line for line in (done.stdout + done.stderr).splitlines() if "refused" in line]
+    assert len(errors) == 1
+    assert (
+        "hydra.launcher.mem_gb=100000: sbatch refused the jobs: no node has the memory"
+        in (errors[0])
+    )
+    assert "(1 job recorded failed" in errors[0]
+    assert list(pd.read_csv(sweep_dir / "summary.csv")["status"]) == ["failed"]
+
+
+def test_each_job_s_line_is_printed_as_it_ends(slurm_cluster, tmp_path: Path) -> None:
+    """Job 0 trains far longer than job 1 (both run at once, a CPU each): job 1's line comes
+    first, while job 0 still runs, and each job has exactly one line, the local sweep's."""
+    sweep_dir = tmp_path / "sweep"
+    sweep = start_script(
+        "train.py", "-m", "experiment=heart_lesson", "trainer.max_steps=100000,100", *LOGGED,
+        *ON_SLURM, f"hydra.sweep.dir={sweep_dir}",
+    )  # fmt: skip
+    lines = []
+    for line in sweep.stdout:
+        lines.append(line.rstrip("\n"))
+        if line.startswith("[2/2]"):
+            running = not (sweep_dir / "0" / "metrics.json").exists()
+            break
+    rest, _ = sweep.communicate(timeout=240)
+    lines += rest.splitlines()
+    assert sweep.returncode == 0, "\n".join(lines)[-3000:]
+    job_lines = [line for line in lines if line.startswith(("[1/2]", "[2/2]"))]
+    assert [line[:5] for line in job_lines] == ["[2/2]", "[1/2]"], job_lines
+    assert running, "job 1's line came only once job 0 had ended"
+    assert "trainer.max_steps=100  completed  val/loss" in job_lines[0]
+    assert "trainer.max_steps=100000  completed  val/loss" in job_lines[1]

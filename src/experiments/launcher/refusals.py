@@ -37,8 +37,10 @@ class _Rule:
 RULES = (
     _Rule(r"[Ii]nvalid partition", ("partition",),
           "partition '{value}' does not exist on this cluster"),
-    _Rule(r"Memory specification can not be satisfied|Invalid --mem",
+    _Rule(r"Memory specification can not be satisfied",
           ("mem_gb", "mem_per_cpu", "mem_per_gpu"), "no node has the memory asked for"),
+    _Rule(r"Invalid --mem", ("mem_gb", "mem_per_cpu", "mem_per_gpu"),
+          "not a memory size sbatch reads"),
     _Rule(r"Invalid generic resource \(gres\)", ("gpus_per_node", "gpus_per_task", "gres"),
           "no node has the GPUs (generic resources) asked for"),
     _Rule(r"Invalid --time specification", ("timeout_min",), "not a time limit sbatch reads"),
