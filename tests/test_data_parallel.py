@@ -42,6 +42,25 @@ def test_two_ranks_train_the_same_weights_as_one(tmp_path, model) -> None:
     assert len(list(runs[2].rglob("metrics.json"))) == 1
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs 2 cores for 2 CPU ranks")
+@pytest.mark.parametrize("model", ["scratch", "mlp"])
+def test_two_ranks_train_a_convnet_as_one(tmp_path, model) -> None:
+    """digits_cnn's convolution, pooling and Adam: the shards' gradients averaged by hand (scratch)
+    or by DDP (mlp) give one process's weights and the same test digits."""
+    args = ["experiment=digits_cnn", "model.channels=[4]", "data.batch_size=15", f"model={model}"]
+    args += ["trainer.precision=64-true", "trainer.max_steps=30", "trainer.strategy=ddp"]
+    weights = {}
+    for devices in (1, 2):
+        run_dir = tmp_path / f"devices{devices}"
+        done = run_cli(*args, f"trainer.devices={devices}", run_dir=run_dir, timeout=240)
+        assert done.returncode == 0, done.stderr[-3000:]
+        weights[devices] = torch.load(run_dir / "weights.pth", weights_only=True)
+    assert weights[1]["1.weight"].dim() == 4, "layer 1 (after Unflatten) is a convolution"
+    assert max((weights[1][k] - weights[2][k]).abs().max().item() for k in weights[1]) < 1e-8
+    one, two = read_metrics(tmp_path / "devices1"), read_metrics(tmp_path / "devices2")
+    assert two["test/acc"] == one["test/acc"] and two["steps"] == 30
+
+
 REFUSED = {
     "more ranks than cores": (
         [f"trainer.devices={(os.cpu_count() or 1) + 1}", "trainer.strategy=ddp"],

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+import yaml
 from helpers import job_dirs, multirun, non_trivial, read_metrics, run_script
 from tensorboard.backend.event_processing.event_multiplexer import EventMultiplexer
 
@@ -78,6 +79,21 @@ def test_optuna_search(tmp_path) -> None:
     assert f"best_value: {best['val/loss']}"[:20] in results, "Optuna optimised val/loss"
     best_line = (done.stdout + done.stderr).split(f"best job {best['job']}")[1].splitlines()[0]
     assert "test/acc" in best_line, "the best trial's test score is reported"
+
+
+def test_optuna_search_over_convnets(tmp_path) -> None:
+    """digits_cnn's search maximizes val/acc over convolution keys; the summary's best job is
+    Optuna's best trial (the summary's direction follows val/acc too)."""
+    sweep_dir = tmp_path / "sweep"
+    args = ["hparams_search=digits_cnn_optuna", "hydra.sweeper.n_trials=3"]
+    done = multirun(*args, "trainer.max_steps=40", sweep_dir=sweep_dir)
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = assert_summary_matches_jobs(sweep_dir, 3)
+    assert set(summary["model.kernel_size"]) <= {3, 5}
+    results = yaml.safe_load((sweep_dir / "optimization_results.yaml").read_text())
+    assert results["best_value"] == pytest.approx(summary["val/acc"].max(), abs=1e-6)
+    best = summary.loc[summary["val/acc"].idxmax()]
+    assert f"best job {best['job']} by val/acc" in done.stdout + done.stderr
 
 
 def test_diverging_and_failing_jobs_do_not_stop_the_sweep(tmp_path) -> None:

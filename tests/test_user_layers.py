@@ -205,3 +205,94 @@ def test_both_networks_hold_the_users_parameters_alike(folder: Path, monkeypatch
     for (name, ours), theirs in zip(scratch.named_parameters(), mlp.parameters(), strict=True):
         torch.testing.assert_close(ours.grad, theirs.grad, msg=name)
     assert "own_params.Scaled" in repr(scratch.net)
+
+
+# An entry among the layers: model.hidden=[4, my_layers.Swish] puts the user's layer after the
+# first hidden layer's activation, as layer 2 of the chain.
+ENTRY = [*XOR, "model.activation=sigmoid"]
+
+
+@pytest.mark.slow
+def test_a_layer_entry_is_checked_by_gradcheck_and_named_when_wrong(folder: Path) -> None:
+    right = in_folder(folder, "gradcheck.py", *ENTRY, "model.hidden=[4,my_layers.Swish]")
+    assert right.returncode == 0, right.stdout + right.stderr
+    assert "2-4-(my_layers.Swish)-1 sigmoid/sigmoid" in right.stdout
+    assert "3.weight" in right.stdout, "the next Linear sits after the user's layer"
+    assert right.stdout.splitlines()[-1].startswith("PASS")
+    wrong = in_folder(folder, "gradcheck.py", *ENTRY, "model.hidden=[4,my_layers.BadSwish]")
+    assert wrong.returncode == 1
+    verdict = wrong.stdout.splitlines()[-1]
+    assert verdict.startswith("FAIL: 0.weight (vs finite differences and autograd), 0.bias")
+    assert "3.weight" not in verdict, "the layer above the user's passed"
+    assert "most likely the backward of your my_layers.BadSwish (layer 2)" in verdict
+
+
+@pytest.mark.slow
+def test_compare_stops_a_wrong_layer_entry_naming_it(folder: Path) -> None:
+    args = [
+        *ENTRY,
+        "compare=true",
+        "model.hidden=[4,my_layers.BadSwish,3]",
+        "trainer.precision=64-true",
+    ]
+    error = the_one_error_line(in_folder(folder, "train.py", *args))
+    assert "part at step 0: the gradient of 0.bias differs by" in error
+    assert "most likely your my_layers.BadSwish (layer 2)" in error
+
+
+def test_a_layer_entry_sits_in_the_chain_of_both_networks(folder: Path, monkeypatch) -> None:
+    """[4, own.Swish, 3]: Linear, act, Swish, Linear, act, Linear, act in both models, the same
+    initial weights as [4, 3] (the user's layer draws none), and the scratch gradients (through the
+    user's backward) equal autograd's in float64."""
+    from experiments.models import MLPModule, ScratchModule
+
+    (folder / "own_entry.py").write_text(MY_LAYERS)  # a name no other test imports
+    monkeypatch.chdir(folder)
+    keys = dict(n_inputs=2, n_outputs=1, lr=0.1)
+    try:
+        torch.manual_seed(0)
+        scratch = ScratchModule(**keys, hidden=[4, "own_entry.Swish", 3]).double()
+        torch.manual_seed(0)
+        mlp = MLPModule(**keys, hidden=[4, "own_entry.Swish", 3]).double()
+        torch.manual_seed(0)
+        plain = ScratchModule(**keys, hidden=[4, 3]).double()
+    finally:
+        sys.modules.pop("own_entry", None)
+    assert [type(layer).__name__ for layer in mlp.net] == [
+        "Linear", "Sigmoid", "UserLayer", "Linear", "Sigmoid", "Linear", "Sigmoid"
+    ]  # fmt: skip
+    assert list(scratch.state_dict()) == list(mlp.state_dict())
+    renamed = {"net.0": "net.0", "net.2": "net.3", "net.4": "net.5"}
+    for key, value in plain.state_dict().items():
+        layer, name = key.rsplit(".", 1)
+        assert torch.equal(scratch.state_dict()[f"{renamed[layer]}.{name}"], value)
+
+    x = torch.randn(5, 2, dtype=torch.float64)
+    y = torch.rand(5, 1, dtype=torch.float64)
+    mlp.load_state_dict(scratch.state_dict())
+    scratch.loss_and_gradients(x, y)
+    mlp.criterion(mlp.net(x), y).backward()
+    for (name, ours), theirs in zip(
+        scratch.net.named_parameters(), mlp.net.parameters(), strict=True
+    ):
+        assert torch.allclose(ours.grad, theirs.grad, rtol=1e-10, atol=1e-14), name
+
+
+def test_a_layer_entry_that_does_not_import_is_one_line(folder: Path) -> None:
+    done = in_folder(folder, "train.py", "experiment=xor", "model.hidden=[4,my_layers.Gone]")
+    output = (done.stdout + done.stderr).strip()
+    assert done.returncode == 1 and len(output.splitlines()) == 1, output
+    assert "model.hidden[1]=my_layers.Gone: module my_layers has no class Gone" in output
+
+
+def test_a_population_refuses_a_layer_of_your_own(folder: Path) -> None:
+    """The user's forward sees one network's batch; stacked members would silently break a layer
+    that reduces over the batch, so the vectorized sweeper says so for every grid point."""
+    sweep = folder / "sweep"
+    args = ["-m", *ENTRY, "model.hidden=[4,my_layers.Swish]", "model.lr=0.5,1"]
+    args += ["hydra/sweeper=vectorized", "trainer.max_steps=5", f"hydra.sweep.dir={sweep}"]
+    done = run_script("train.py", *args, cwd=folder, timeout=300)
+    assert done.returncode == 1
+    for job in (0, 1):
+        error = read_metrics(sweep / str(job))["error"]
+        assert error.startswith("model.hidden[1]=my_layers.Swish: a layer of your own sees one")

@@ -35,7 +35,9 @@ class Architecture:
 
     n_inputs: int = 0
     n_outputs: int = 0
-    hidden: tuple[int, ...] = ()
+    # Widths of the dense hidden layers, each a Linear and `activation`; an entry may instead be
+    # a dotted path to a layer of the user's own (`my_layers.Norm`), put in the chain there.
+    hidden: tuple[int | str, ...] = ()
     activation: str = "sigmoid"
     output_activation: str = "sigmoid"
     bias: bool = True
@@ -84,7 +86,21 @@ class Architecture:
         """Widths of the dense layers: their input (the flattened convolution output, for a
         convnet), the hidden layers, the output."""
         inputs = math.prod(self.feature_shapes()[-1]) if self.channels else self.n_inputs
-        return [inputs, *self.hidden, self.n_outputs]
+        return [inputs, *self.widths, self.n_outputs]
+
+    @property
+    def widths(self) -> tuple[int, ...]:
+        """The hidden layers' widths: `hidden` without the user's layers."""
+        return tuple(h for h in self.hidden if not is_layer_path(h))
+
+    @property
+    def layer_paths(self) -> dict[str, str]:
+        """Each key naming a layer of the user's own and its dotted path, the hidden entries
+        as `model.hidden[i]`."""
+        named = {f"model.{k}": getattr(self, k) for k in ("activation", "output_activation")}
+        if isinstance(self.hidden, tuple):
+            named |= {f"model.hidden[{i}]": h for i, h in enumerate(self.hidden)}
+        return {key: name for key, name in named.items() if is_layer_path(name)}
 
     def feature_shapes(self) -> list[tuple[int, int, int]]:
         """(channels, height, width) of the image, then after each convolution block; a
@@ -121,11 +137,13 @@ class Architecture:
         _positive("model.lr", self.lr)
         _positive("model.init_std", self.init_std)
         _positive("model.eps", self.eps)
-        if not isinstance(self.hidden, tuple) or not all(_is_int(h) and h > 0 for h in self.hidden):
+        if not isinstance(self.hidden, tuple) or not all(
+            (_is_int(h) and h > 0) or is_layer_path(h) for h in self.hidden
+        ):
             shown = list(self.hidden) if isinstance(self.hidden, tuple) else self.hidden
             raise ConfigError(
-                f"model.hidden={shown} is not allowed: "
-                "use a list of positive widths, e.g. [4], or [] for one neuron"
+                f"model.hidden={shown} is not allowed: use a list of positive widths, e.g. [4], "
+                "or [] for one neuron (an entry may be a layer of your own: my_layers.Norm)"
             )
         self._check_convolution()
         hidden_names = tuple(a for a in ACTIVATIONS if a not in OUTPUT_ONLY_ACTIVATIONS)
@@ -187,8 +205,10 @@ class Architecture:
         return values
 
     def layout(self) -> str:
-        """`64-32-10`; a convnet's leads with its blocks: `1x8x8 conv[8] k3 max2 -> 72-32-10`."""
-        dense = "-".join(map(str, self.sizes))
+        """`64-32-10`; a convnet's leads with its blocks: `1x8x8 conv[8] k3 max2 -> 72-32-10`;
+        a layer of the user's own among the hidden ones shows in brackets: `2-4-(my.Norm)-1`."""
+        hidden = [f"({h})" if is_layer_path(h) else str(h) for h in self.hidden]
+        dense = "-".join([str(self.sizes[0]), *hidden, str(self.n_outputs)])
         if not self.channels:
             return dense
         image = "x".join(map(str, self.image_shape))

@@ -6,7 +6,6 @@ gives both models identical starting weights, and their state_dict keys match (`
 
 from __future__ import annotations
 
-import itertools
 import math
 from collections.abc import Callable
 
@@ -15,7 +14,8 @@ from torch import nn
 
 from experiments.architecture import INITS, Architecture
 from experiments.core.convnet import ConvLayers, conv_blocks
-from experiments.core.user_layers import layer_class
+from experiments.core.user_layers import layer_class, user_layer
+from experiments.layer_paths import is_layer_path
 
 
 def init_linear_(
@@ -55,7 +55,8 @@ def build_network(
     conv: ConvLayers | None = None,
 ) -> nn.Sequential:
     """Linear, activation, linear, activation, ...; the last activation is `output_activation`.
-    With `arch.channels`, `conv`'s blocks come first (core/convnet.py)."""
+    With `arch.channels`, `conv`'s blocks come first (core/convnet.py); a `model.hidden` entry
+    that names a layer of the user's own puts that layer at its place in the chain."""
     layers: list[nn.Module] = []
     if arch.channels:
         if conv is None:
@@ -66,10 +67,14 @@ def build_network(
 
         layers = conv_blocks(arch, conv, activations, init)
         container = conv.container
-    sizes = arch.sizes
-    for i, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
-        layer = linear(fan_in, fan_out, arch.bias)
+    fan_in = arch.sizes[0]
+    entries = (*arch.hidden, arch.n_outputs)
+    for i, entry in enumerate(entries):
+        if is_layer_path(entry):  # a layer of the user's own, in the chain where it is named
+            layers.append(user_layer(f"model.hidden[{i}]", entry)())
+            continue
+        layer = linear(fan_in, entry, arch.bias)
         init_linear_(layer.weight, layer.bias, arch.init, arch.init_std)
-        is_last = i == len(sizes) - 2
-        layers += [layer, layer_class(activations, arch, is_last)()]
+        layers += [layer, layer_class(activations, arch, is_last=i == len(entries) - 1)()]
+        fan_in = entry
     return container(*layers)

@@ -1,5 +1,6 @@
 """The layer a name in `model.activation` / `model.output_activation` stands for: a built-in one
-from the registry the network is built with, or the user's own class (`my_layers.Swish`).
+from the registry the network is built with, or the user's own class (`my_layers.Swish`), which
+may also stand as an entry of `model.hidden` (`[16, my_layers.Norm, 8]`).
 
 The user's class is wrapped as the same `UserLayer` in both networks: the scratch chain calls its
 `backward`, autograd differentiates through its `forward` (torch ops), so `compare=true` and
@@ -42,9 +43,12 @@ def layer_class(
     """What builds the activation after a linear layer: the output one after the last."""
     key = "output_activation" if is_last else "activation"
     name = getattr(arch, key)
-    if is_layer_path(name):
-        return partial(UserLayer, import_layer_class(f"model.{key}", name), name)
-    return registry[name]
+    return user_layer(f"model.{key}", name) if is_layer_path(name) else registry[name]
+
+
+def user_layer(key: str, name: str) -> Callable[[], UserLayer]:
+    """What builds the user's layer `name`, which config `key` names (for its errors)."""
+    return partial(UserLayer, import_layer_class(key, name), name)
 
 
 def suspect_user_layers(net: Iterable[nn.Module], failing: Iterable[str]) -> list[str]:

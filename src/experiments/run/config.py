@@ -11,7 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.architecture import Architecture
 from experiments.errors import ConfigError, missing_checkpoint
 from experiments.job import Job
-from experiments.layer_paths import check_layer_path, is_layer_path
+from experiments.layer_paths import check_layer_path
 from experiments.loop import data_parallel
 from experiments.loop.chunking import chunk_size
 from experiments.loop.devices import check_gpu
@@ -100,9 +100,8 @@ def check_config(cfg: DictConfig, job: Job | None = None) -> None:
     for key, value in model_defaults(cfg.model, task).items():
         cfg.model[key] = value
     arch = Architecture.from_config(cfg.model)
-    for key in ("activation", "output_activation"):  # first: what the other checks name
-        if is_layer_path(name := getattr(arch, key)):  # a layer of the user's own
-            check_layer_path(f"model.{key}", name)
+    for key, name in arch.layer_paths.items():  # first: what the other checks name
+        check_layer_path(key, name)
     arch.check()
     if (ckpt := cfg.get("ckpt_path")) and not Path(ckpt).expanduser().is_file():
         raise missing_checkpoint(ckpt)

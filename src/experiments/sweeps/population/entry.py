@@ -19,6 +19,7 @@ from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
+from experiments.architecture import Architecture
 from experiments.errors import ConfigError, ExperimentError
 from experiments.job import Job
 from experiments.loop import data_parallel
@@ -79,6 +80,12 @@ def check_population(cfg: DictConfig) -> None:
         raise ConfigError(
             "compare=true trains one scratch/autograd pair in lockstep, not a vectorized "
             "population: drop hydra/sweeper=vectorized (the basic sweeper runs compare=true jobs)"
+        )
+    if own := Architecture.from_config(cfg.model).layer_paths:
+        key, name = next(iter(own.items()))
+        raise ConfigError(
+            f"{key}={name}: a layer of your own sees one network's batch, not a population's; "
+            "sweep it with the basic sweeper (drop hydra/sweeper=vectorized)"
         )
     if channels := cfg.model.get("channels"):
         raise ConfigError(
