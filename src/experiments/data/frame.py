@@ -45,6 +45,8 @@ class FrameDataModule(ArrayDataModule):
         fold: int | None = None,
         scaling: str = "standard",
         target_scaling: str = "none",
+        sep: str = "auto",
+        encoding: str = "utf-8",
         **kwargs,
     ) -> None:
         super().__init__(scaling=scaling, **kwargs)
@@ -58,6 +60,8 @@ class FrameDataModule(ArrayDataModule):
                 categorical=categorical,
                 test_size=test_size,
                 val_size=val_size,
+                sep=sep,
+                encoding=encoding,
             )
         )
         check_target_scaling(target_scaling)

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from experiments.data.cells import MISSING_RULES, Where, missing_message, number_kinds, row_list
+from experiments.data.csv_format import check_encoding, check_sep
 from experiments.data.labels import TASK_NAMES, read_labels
 from experiments.data.splits import check_fractions, minimum_rows
 from experiments.errors import ConfigError, DataError
@@ -29,6 +30,8 @@ class ReadOptions:
     categorical: tuple[str, ...] = ()
     test_size: float = 0.2
     val_size: float = 0.2
+    sep: str = "auto"  # a CSV's field separator: auto = read off its header
+    encoding: str = "utf-8"
 
     @classmethod
     def from_config(cls, data) -> ReadOptions:
@@ -53,6 +56,8 @@ class ReadOptions:
                 f"data.max_classes={self.max_classes!r} is not allowed: use an integer >= 2"
             )
         check_fractions(self.test_size, self.val_size)
+        object.__setattr__(self, "sep", check_sep(self.sep))  # `tab` -> the tab character
+        object.__setattr__(self, "encoding", check_encoding(self.encoding))
 
 
 @dataclass
