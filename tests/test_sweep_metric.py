@@ -54,7 +54,7 @@ def test_an_explicit_mode_wins_over_the_metric() -> None:
 
 
 def test_a_test_metric_is_refused() -> None:
-    with pytest.raises(ConfigError, match="is a test metric: .* e.g. optimized_metric=val/acc"):
+    with pytest.raises(ConfigError, match=r"is a test metric: .* e\.g\. optimized_metric=val/acc"):
         sweep_metric.check_name("test/acc")
 
 
@@ -127,7 +127,7 @@ def test_optunas_direction_against_the_metric_is_refused() -> None:
     cfg = _sweep_config(
         "hparams_search=xor_optuna", "optimized_metric=val/acc", "hydra.sweeper.direction=minimize"
     )
-    with pytest.raises(ConfigError, match="use hydra.sweeper.direction=maximize"):
+    with pytest.raises(ConfigError, match=r"use hydra\.sweeper\.direction=maximize"):
         check_sweep(cfg)
 
 
@@ -177,3 +177,21 @@ def test_optuna_maximizes_accuracy(tmp_path) -> None:
     assert done.returncode == 0, output[-2000:]
     assert "Directions: ['maximize']" in output, output[-2000:]
     assert "best job 0 by val/acc" in output
+
+
+def test_summarize_on_a_missing_path_says_it_does_not_exist(tmp_path) -> None:
+    done = run_script("summarize.py", str(tmp_path / "gone"))
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        f"error: {tmp_path / 'gone'} does not exist: give the folder of one sweep, "
+        "outputs/multiruns/<timestamp>"
+    )
+
+
+def test_summarize_refuses_a_test_metric(tmp_path) -> None:
+    _job(tmp_path, 0, 0.1, **{"val/loss": 0.3, "test/acc": 0.7})
+    done = run_script("summarize.py", str(tmp_path), "--metric", "test/acc")
+    assert done.returncode == 1 and "Traceback" not in done.stderr
+    assert done.stderr.startswith("error: --metric test/acc is a test metric"), done.stderr
+    assert "e.g. --metric val/acc" in done.stderr
+    assert not (tmp_path / "summary.csv").exists()
