@@ -80,6 +80,12 @@ def _repeated_name(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.rename(columns={"chol": "age"})
 
 
+def _latin1_csv(tmp: Path) -> Path:
+    frame = pd.read_csv(packaged_heart_csv()).assign(town="Genève")
+    frame.to_csv(path := tmp / "latin.csv", index=False, encoding="latin-1")
+    return path
+
+
 def csv_row(change: Callable[[pd.DataFrame], pd.DataFrame], message: str) -> Bad:
     return Bad(
         lambda tmp, ckpt: ["experiment=heart", f"data.path={heart_csv(tmp, change)}"],
@@ -101,6 +107,16 @@ DATA = {
     "folder as data.path": Bad(
         lambda tmp, ckpt: ["experiment=heart", f"data.path={tmp}"],
         "is a folder: give the path of a CSV file",
+        one_line=True,
+    ),
+    # Data that cannot say anything, and files that are not UTF-8 (issue 23).
+    "a class of one row": csv_row(
+        lambda f: f.assign(target=[1] + [0] * (len(f) - 1)),
+        "class '1' of column 'target' has 1 row: a class needs at least 2",
+    ),
+    "latin-1 file": Bad(
+        lambda tmp, ckpt: ["experiment=heart", f"data.path={_latin1_csv(tmp)}"],
+        "is not utf-8 text (byte 0xe8 on line 2): name its encoding, e.g. data.encoding=latin-1",
         one_line=True,
     ),
 }
@@ -158,6 +174,15 @@ def _truncated(tmp: Path, ckpt: Path) -> Path:
     return path
 
 
+def _pickled_object(tmp: Path, ckpt: Path) -> Path:
+    from fractions import Fraction
+
+    checkpoint = torch.load(ckpt, weights_only=True)
+    checkpoint["extra"] = Fraction(1, 3)  # pickled as a class: a safe load refuses it
+    torch.save(checkpoint, path := tmp / "object.ckpt")
+    return path
+
+
 def resume(make: Callable[[Path, Path], Path], message: str, *extra: str) -> Bad:
     def args(tmp: Path, ckpt: Path) -> list[str]:
         path = make(tmp, ckpt)
@@ -177,6 +202,12 @@ CHECKPOINTS = {
         lambda tmp, ckpt: ckpt,
         "holds another architecture (ScratchModule 2-4-1",
         "model.hidden=[8]",
+    ),
+    # A checkpoint holding a pickled object (issue 23).
+    "checkpoint with an object": resume(
+        _pickled_object,
+        "holds a Python object (fractions.Fraction) that a safe load (torch.load with "
+        "weights_only=True) refuses",
     ),
 }
 

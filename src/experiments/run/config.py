@@ -15,6 +15,7 @@ from experiments.layer_paths import check_layer_path
 from experiments.loop import data_parallel
 from experiments.loop.chunking import chunk_size
 from experiments.loop.devices import check_gpu
+from experiments.run import sweep_metric
 from experiments.tasks import model_defaults
 
 
@@ -22,6 +23,7 @@ def register_resolvers() -> None:
     """`${ceil_div:a,b}` = max(1, ceil(a / b)): intervals that scale with `trainer.max_steps`."""
     if not OmegaConf.has_resolver("ceil_div"):
         OmegaConf.register_new_resolver("ceil_div", lambda a, b: max(1, math.ceil(a / b)))
+    sweep_metric.register()  # `${optuna_direction:...}`: Optuna's direction by the metric
 
 
 register_resolvers()  # this module reads a config's intervals (`check_config`); so do the entries
@@ -97,6 +99,9 @@ def check_config(cfg: DictConfig, job: Job | None = None) -> None:
         raise ConfigError("train=false evaluates a checkpoint: add ckpt_path=PATH")
     chunk_size(cfg)
     task = check_data(cfg.data)
+    sweep_metric.check_for_task(
+        cfg.get("optimized_metric", "val/loss"), task, cfg.get("compare") is True
+    )
     for key, value in model_defaults(cfg.model, task).items():
         cfg.model[key] = value
     arch = Architecture.from_config(cfg.model)

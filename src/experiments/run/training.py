@@ -37,6 +37,7 @@ def train(cfg: DictConfig, job: Job | None = None) -> dict[str, Any]:
     datamodule, model = build(cfg, checkpoint, chunk)
     data_parallel.check(cfg, train_rows=len(datamodule.train_xy[0]))
     run = RunRecord(cfg, job, checkpoint)
+    run.extra.update(datamodule.record_notes)  # e.g. single_class_splits
     interrupt = GracefulInterrupt(job.run_overrides)
     trainer = make_trainer(cfg, run.folder, [interrupt], chunk, job)
     startup_over()  # from here a signal is GracefulInterrupt's (training) or ends the run as usual

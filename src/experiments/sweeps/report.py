@@ -35,6 +35,7 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from experiments.run.sweep_metric import sweep_mode
 from experiments.sweeps.best import best_config, best_job
 from experiments.sweeps.replicates import REPLICATES, config_keys, only_replicates, replicates_word
 from experiments.sweeps.values import is_number, plus_minus, show, sort_key
@@ -186,12 +187,14 @@ def _best(table, axes: list[str], configs, metric: str, mode: str):
 
 
 def _write(sweep_dir: Path, metric: str, mode: str):
-    """Write the report's files at the sweep root; return (table, configs, best line)."""
+    """Write the report's files at the sweep root; return (table, configs, best line). `mode`
+    auto: the metric's own direction (`run.sweep_metric.sweep_mode`)."""
     from experiments.sweeps import curves as sweep_curves
     from experiments.sweeps import figures as sweep_figures
     from experiments.sweeps import markdown as sweep_markdown
     from experiments.sweeps.significance import significance_line
 
+    mode = sweep_mode(metric, mode)
     table = collect(sweep_dir)
     axes = swept_keys(table)
     shared = [f"{k}={show(table[k].iloc[0], True)}" for k in table.attrs["keys"] if k not in axes]
@@ -215,12 +218,12 @@ def _write(sweep_dir: Path, metric: str, mode: str):
     return table, configs, best
 
 
-def summarize(sweep_dir: Path, metric: str = "val/loss", mode: str = "min"):
+def summarize(sweep_dir: Path, metric: str = "val/loss", mode: str = "auto"):
     """Write the report's files at the sweep root; return the table of jobs."""
     return _write(Path(sweep_dir), metric, mode)[0]
 
 
-def report(sweep_dir: Path, metric: str = "val/loss", mode: str = "min") -> int:
+def report(sweep_dir: Path, metric: str = "val/loss", mode: str = "auto") -> int:
     """Write the summary, log the best job (or configuration) and each job that did not complete;
     return the sweep's exit status: 1 if any job failed, diverged, was interrupted or is missing."""
     table, configs, best = _write(Path(sweep_dir), metric, mode)
@@ -246,7 +249,7 @@ class SweepSummary(Callback):
     ends, exit status 1 if a job did not complete. A sweep that stops before its end (a job's
     Ctrl+C, a launcher's error) still gets its report, as the process exits."""
 
-    def __init__(self, metric: str = "val/loss", mode: str = "min") -> None:
+    def __init__(self, metric: str = "val/loss", mode: str = "auto") -> None:
         self.metric, self.mode = metric, mode
         self._unreported: Path | None = None
 
