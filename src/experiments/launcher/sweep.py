@@ -49,7 +49,7 @@ def refuse(
     line = refusals.explain(stderr or str(err), params, refusals.cluster_facts())
     sweep_refused.write(sweep_dir, line, jobs)
     summary = config.hydra.callbacks.get("sweep_summary") or {}
-    summarize(sweep_dir, summary.get("metric", "val/loss"), summary.get("mode", "min"))
+    summarize(sweep_dir, summary.get("metric", "val/loss"), summary.get("mode", "auto"))
     jobs_word = f"{len(jobs)} job{'s' * (len(jobs) != 1)}"
     log.error("%s (%s recorded failed: %s)", line, jobs_word, sweep_dir / "summary.md")
     sys.exit(1)
