@@ -49,7 +49,9 @@ def to_steps(cfg: DictConfig, rows: int, batch_size: int | None) -> None:
     epoch = _epoch_batches(trainer.get("limit_train_batches"), full)
     if (epochs := trainer.get("max_epochs")) not in (None, -1):
         by_epochs = epochs * epoch
-        trainer.max_steps = by_epochs if trainer.max_steps == -1 else min(trainer.max_steps, by_epochs)
+        trainer.max_steps = (
+            by_epochs if trainer.max_steps == -1 else min(trainer.max_steps, by_epochs)
+        )
     if (min_epochs := trainer.get("min_epochs")) is not None:
         trainer.min_steps = max(trainer.get("min_steps") or 0, min_epochs * epoch)
     if isinstance(fraction := trainer.get("val_check_interval"), float):

@@ -84,7 +84,7 @@ class RunRecord:
             log.info(
                 "trainer.fast_dev_run=%s: a smoke run (%s, validation and test once each) that "
                 "wrote no results: no metrics.json, checkpoint, weights.pth or TensorBoard events",
-                smoke,
+                str(smoke).lower(),
                 f"{steps} step{'s' if steps != 1 else ''}",
             )
             return record

@@ -59,3 +59,14 @@ def check_trainer_keys(cfg: DictConfig, job: Job | None = None) -> None:
             f"trainer.check_val_every_n_epoch={every} with trainer.val_check_interval="
             f"{trainer.val_check_interval}: give one of them"
         )
+
+
+def check_population_keys(cfg: DictConfig) -> None:
+    """A vectorized population counts steps only: its grid is `trainer.max_steps`."""
+    if keys := epoch_keys(cfg) + (
+        ["trainer.fast_dev_run"] if cfg.trainer.get("fast_dev_run") else []
+    ):
+        raise ConfigError(
+            f"{keys[0]}: a vectorized population counts steps only (its grid is "
+            "trainer.max_steps): give trainer.max_steps=N, or drop hydra/sweeper=vectorized"
+        )

@@ -59,9 +59,7 @@ TRAINER_KEYS: dict[str, Key] = {
         "+callbacks.NAME={_target_: ...} to add one"
     ),
     "fast_dev_run": Key("honoured", v.count_or_bool, "use true, false or a number of steps"),
-    "max_epochs": Key(
-        "translated", v.int_at_least(-1, none=True), "use a positive integer (or -1 or null)"
-    ),
+    "max_epochs": Key("translated", v.epoch_limit, "use a positive integer (or -1 or null)"),
     "min_epochs": Key("translated", v.int_at_least(0, none=True), "use an integer >= 0 or null"),
     "max_steps": Key(
         "honoured", v.max_steps, "use a positive integer, or -1 with trainer.max_epochs=N"
@@ -103,9 +101,7 @@ TRAINER_KEYS: dict[str, Key] = {
         f"{MANUAL}, where Lightning does not accumulate: for N batches' gradient in one update, "
         "multiply data.batch_size by N",
     ),
-    "gradient_clip_val": _refused(
-        v.no_clip, f"{MANUAL}, where Lightning does not clip; remove it"
-    ),
+    "gradient_clip_val": _refused(v.no_clip, f"{MANUAL}, where Lightning does not clip; remove it"),
     "gradient_clip_algorithm": _refused(
         v.none, f"{MANUAL}, where Lightning does not clip; remove it"
     ),
@@ -136,8 +132,9 @@ TRAINER_KEYS: dict[str, Key] = {
     ),
     "enable_autolog_hparams": Key("honoured", v.boolean, "use true or false"),
     "model_registry": _refused(
-        v.none, "uploads to Lightning's model registry are not supported: the weights are in "
-        "the run folder (weights.pth, checkpoints/)"
+        v.none,
+        "uploads to Lightning's model registry are not supported: the weights are in "
+        "the run folder (weights.pth, checkpoints/)",
     ),
 }
 

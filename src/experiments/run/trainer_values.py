@@ -72,6 +72,11 @@ def count_or_bool(value: Any) -> bool:
     return isinstance(value, bool) or (is_int(value) and value >= 0)
 
 
+def epoch_limit(value: Any) -> bool:
+    """`max_epochs`: null, -1 (no limit) or a positive count."""
+    return value is None or (is_int(value) and (value == -1 or value > 0))
+
+
 def max_steps(value: Any) -> bool:
     return is_int(value) and (value == -1 or value > 0)
 
