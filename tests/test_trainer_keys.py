@@ -163,7 +163,7 @@ def test_a_key_lightning_lacks_gets_the_nearest_and_no_plus(tmp_path) -> None:
             ["trainer.check_val_every_n_epoch=2", "trainer.val_check_interval=10"],
             "give one of them",
         ),
-        (["trainer.max_time=soon"], "trainer.max_time=soon is not allowed"),
+        (["trainer.max_time=soon"], "trainer.max_time='soon' is not allowed"),
     ],
 )
 def test_what_cannot_be_translated_is_one_line(tmp_path, overrides, message) -> None:

@@ -17,10 +17,10 @@ TIME_UNITS = ("days", "hours", "minutes", "seconds")
 
 
 def shown(value: Any) -> str:
-    """A value as the user typed it: true, null, 0.5, simple."""
+    """A value as the config checks show it: true, null, 0.5, 'simple'."""
     if isinstance(value, bool):
         return str(value).lower()
-    return "null" if value is None else str(value)
+    return "null" if value is None else repr(value) if isinstance(value, str) else str(value)
 
 
 def is_int(value: Any) -> bool:
