@@ -95,6 +95,7 @@ def make_trainer(
     loggers = [] if cfg.trainer.get("fast_dev_run") else make_loggers(cfg, job)
     return instantiate(
         cfg.trainer,
+        _convert_="partial",  # plain dicts and lists: Lightning reads max_time={hours: 1} as one
         logger=loggers or False,
         callbacks=[*callbacks, *extra_callbacks],
         default_root_dir=output_dir,
