@@ -64,7 +64,7 @@ def to_steps(cfg: DictConfig, rows: int, batch_size: int | None) -> None:
     size = "null (full batch)" if batch_size is None else batch_size
     log.info(
         "%s: an epoch is %d batch%s (%d training rows, data.batch_size=%s): trainer.max_steps=%d, "
-        "validation every %d steps",
+        "validation every %d step%s",
         " ".join(said),
         epoch,
         "" if epoch == 1 else "es",
@@ -72,4 +72,5 @@ def to_steps(cfg: DictConfig, rows: int, batch_size: int | None) -> None:
         size,
         trainer.max_steps,
         trainer.val_check_interval,
+        "" if trainer.val_check_interval == 1 else "s",
     )
