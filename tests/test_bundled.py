@@ -19,7 +19,7 @@ PICTURES_ONLY = [
     "~callbacks.progress_bar",
     "~callbacks.best_checkpoint",
     "~callbacks.last_checkpoint",
-    "+trainer.enable_progress_bar=false",
+    "trainer.enable_progress_bar=false",
 ]
 
 

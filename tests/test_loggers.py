@@ -16,7 +16,7 @@ from experiments.run.trainer import tensorboard_version
 from experiments.run.training import train
 
 NO_EXTRAS = ["experiment=xor", "trainer.max_steps=40", "callbacks=none"]
-NO_BAR = "+trainer.enable_progress_bar=false"
+NO_BAR = "trainer.enable_progress_bar=false"
 
 
 def _csv_rows(path) -> list[dict[str, str]]:

@@ -79,7 +79,7 @@ def _train(cfg: DictConfig, job: Job) -> float | None:
     from experiments.run.training import train
 
     record = train(prepare_run(cfg, job), job)
-    if not job.multirun:
+    if not job.multirun and not cfg.trainer.get("fast_dev_run"):  # a smoke run wrote nothing
         announce_end(cfg.output_dir)
     return record.get(cfg.get("optimized_metric", "val/loss"), math.nan)
 

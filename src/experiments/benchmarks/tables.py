@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 TABLES = ("breast_cancer", "wine", "iris", "diabetes")
-QUIET = ["callbacks=none", "~logger", "+trainer.enable_progress_bar=false"]
+QUIET = ["callbacks=none", "~logger", "trainer.enable_progress_bar=false"]
 
 
 def write_tables(folder: Path) -> dict[str, Path]:

@@ -45,6 +45,8 @@ def chunk_size(cfg: DictConfig, done: int = 0) -> int:
     requested = cfg.get("updates_per_batch", "auto")
     if not isinstance(cfg.trainer.get("val_check_interval"), int):
         return 1  # a fraction of an epoch: Lightning's own batch counting, one update each
+    if cfg.trainer.get("fast_dev_run"):
+        return 1  # Lightning's smoke run counts its N steps in batches
     if requested_devices(cfg) > 1:  # DDP reduces once per forward: one update per batch
         if requested not in ("auto", 1):
             raise ConfigError(

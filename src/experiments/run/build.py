@@ -24,16 +24,30 @@ def build(cfg: DictConfig, checkpoint: dict | None = None, chunk: int = 1):
 
     With `train=false` the model and the fitted scaler come from the checkpoint instead.
     """
+    datamodule = build_data(cfg)
+    datamodule.chunk = chunk
+    return datamodule, build_model_for(cfg, datamodule, checkpoint, chunk)
+
+
+def build_data(cfg: DictConfig):
+    """Seed everything, then the data module, set up (its `chunk` is the caller's to set, once
+    the training rows have decided the run's steps: `run.epochs`)."""
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = instantiate(cfg.data, chunk=chunk)
+    datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
+    return datamodule
+
+
+def build_model_for(cfg: DictConfig, datamodule, checkpoint: dict | None = None, chunk: int = 1):
+    """The model for `datamodule` (set up, as `build_data` leaves it): the checkpoint's with
+    `train=false` (its scaler restored into the data module), else `build_model`."""
     if checkpoint is not None and not cfg.train:
         datamodule.load_preprocessing_state(checkpoint["experiments"]["data"])
-        return datamodule, model_from_checkpoint(checkpoint)
+        return model_from_checkpoint(checkpoint)
     model = build_model(cfg, datamodule, chunk)
     if checkpoint is not None:
         check_same_architecture(checkpoint, model, cfg.ckpt_path)
-    return datamodule, model
+    return model
 
 
 def compared(cfg: DictConfig) -> dict[str, Any]:

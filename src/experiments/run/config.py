@@ -16,6 +16,7 @@ from experiments.loop import data_parallel
 from experiments.loop.chunking import chunk_size
 from experiments.loop.devices import check_gpu
 from experiments.run import sweep_metric
+from experiments.run.trainer_check import check_trainer_keys
 from experiments.tasks import model_defaults
 
 
@@ -73,11 +74,6 @@ def _check_trainer(cfg: DictConfig) -> None:
         )
     accelerator = str(cfg.trainer.get("accelerator", "auto"))
     _one_of("trainer.accelerator", accelerator, ACCELERATORS)
-    if clip := cfg.trainer.get("gradient_clip_val"):
-        raise ConfigError(
-            f"trainer.gradient_clip_val={clip} is not supported: both models update by hand "
-            "(manual optimization), where Lightning does not clip; remove it"
-        )
 
 
 def _one_of(key: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -91,7 +87,7 @@ def check_config(cfg: DictConfig, job: Job | None = None) -> None:
     (`experiment=table`) are set here from the data's task. `job`: how the run was launched."""
     from experiments.data.checks import check_data  # pandas: only once a run is checked
 
-    _positive_number("trainer.max_steps", cfg.trainer.max_steps, int)
+    check_trainer_keys(cfg, job)  # every Trainer argument: honoured, translated or refused
     _check_trainer(cfg)
     if not isinstance(train := cfg.get("train", True), bool):
         raise ConfigError(f"train={train!r} is not allowed: use true or false")

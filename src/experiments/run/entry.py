@@ -26,6 +26,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from experiments.run.trainer_keys import unknown_key_line
+
 log = logging.getLogger("experiments")
 
 STARTUP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -204,4 +206,8 @@ def _unknown_key(message: str, full_key: str, siblings: list[str]) -> str:
     append = re.search(r"use (\+\S+)", message)
     override = append.group(1)[1:] if append else full_key
     extra = f" (to add a key of your own: +{override})"
+    if parent == "trainer":  # every Trainer argument a run honours is in the config: no `+`
+        if (line := unknown_key_line(key)) is not None:
+            return f"{override}: {line}"
+        extra = " (not an argument of lightning.Trainer)"
     return f"{override}: no key {key} {where}: {hint}{extra}"

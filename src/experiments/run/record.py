@@ -80,6 +80,14 @@ class RunRecord:
         record = dict(status=self.status, error=self.error, steps=steps, metrics=self.metrics)
         record.update(seconds=time.perf_counter() - self.started, **self.extra)
         record["resumed_from_step"] = self.resumed_from_step
+        if smoke := self.cfg.trainer.get("fast_dev_run"):
+            log.info(
+                "trainer.fast_dev_run=%s: a smoke run (%s, validation and test once each) that "
+                "wrote no results: no metrics.json, checkpoint, weights.pth or TensorBoard events",
+                str(smoke).lower(),
+                f"{steps} step{'s' if steps != 1 else ''}",
+            )
+            return record
         if trainer.is_global_zero:  # data-parallel: one set of files, from rank 0
             hparams = hparams_of(self.cfg, self.job.choices, self.job.sweep)
             record = finish_run(self.folder, record, self.weights, trainer.loggers, hparams)

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from hydra.utils import get_class, instantiate
-from lightning.pytorch.callbacks import ProgressBar
+from lightning.pytorch.callbacks import Checkpoint, ProgressBar
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig
@@ -15,6 +15,7 @@ from experiments.job import Job
 from experiments.loop import chunking
 from experiments.output.hparams import run_name
 from experiments.output.tensorboard import HParamsLogger
+from experiments.run.callbacks import StepProgressBar
 from experiments.run.checkpoints import AtomicCheckpointIO
 
 
@@ -45,13 +46,42 @@ def make_loggers(cfg: DictConfig, job: Job) -> list[Logger]:
     return loggers
 
 
-def make_callbacks(cfg: DictConfig, job: Job) -> list:
-    """The configured callbacks; in a sweep no progress bar shows (a job's console is one line)."""
+def make_callbacks(cfg: DictConfig, job: Job) -> tuple[list, dict[str, bool]]:
+    """The configured callbacks, as `trainer.enable_checkpointing`, `enable_progress_bar` and
+    `fast_dev_run` leave them, and those two switches for the Trainer (`switched`); in a sweep no
+    progress bar shows (a job's console is one line)."""
     callbacks = [instantiate(c) for c in (cfg.get("callbacks") or {}).values()]
+    callbacks, switches = switched(callbacks, cfg.trainer, cfg.trainer.max_steps)
     for callback in callbacks:
         if job.multirun and isinstance(callback, ProgressBar):
             callback.disable()
-    return callbacks
+    return callbacks, switches
+
+
+def switched(callbacks: list, trainer: DictConfig, steps: int) -> tuple[list, dict[str, bool]]:
+    """Lightning adds a checkpoint and a progress bar of its own where none is configured (its
+    checkpoint under tensorboard/, its bar even into a pipe). Here each is on when configured
+    (null), off with everything of its kind (false), or on with Lightning's default checkpoint or
+    our step bar, shown even off a terminal (true). A smoke run (`fast_dev_run`) keeps only the
+    progress bar: nothing it writes may look like a result."""
+    if smoke := bool(trainer.get("fast_dev_run")):
+        callbacks = [c for c in callbacks if isinstance(c, ProgressBar)]
+    checkpointing = False if smoke else trainer.get("enable_checkpointing")
+    if checkpointing is False:
+        callbacks = [c for c in callbacks if not isinstance(c, Checkpoint)]
+    bar = trainer.get("enable_progress_bar")
+    if bar is False:
+        callbacks = [c for c in callbacks if not isinstance(c, ProgressBar)]
+    bars = [c for c in callbacks if isinstance(c, ProgressBar)]
+    if bar is True:
+        if not bars:
+            bars = [StepProgressBar(refresh_rate=max(1, steps // 50))]
+            callbacks.append(bars[0])
+        for each in bars:
+            each.enable()
+    if checkpointing is None:
+        checkpointing = any(isinstance(c, Checkpoint) for c in callbacks)
+    return callbacks, {"enable_checkpointing": checkpointing, "enable_progress_bar": bool(bars)}
 
 
 def make_trainer(
@@ -59,14 +89,18 @@ def make_trainer(
 ) -> Any:
     """The configured Trainer, loggers and callbacks, plus what every run needs whatever the
     config: atomic checkpoint writes, SLURM-safe signals, `chunk` updates per batch (`chunking`)
-    and `extra_callbacks`."""
+    and `extra_callbacks`. A smoke run (`fast_dev_run`) logs nowhere."""
     job = job or Job()
+    callbacks, switches = make_callbacks(cfg, job)
+    loggers = [] if cfg.trainer.get("fast_dev_run") else make_loggers(cfg, job)
     return instantiate(
         cfg.trainer,
-        logger=make_loggers(cfg, job) or False,
-        callbacks=[*make_callbacks(cfg, job), *extra_callbacks],
+        _convert_="partial",  # plain dicts and lists: Lightning reads max_time={hours: 1} as one
+        logger=loggers or False,
+        callbacks=[*callbacks, *extra_callbacks],
         default_root_dir=output_dir,
         plugins=[AtomicCheckpointIO(), *cluster_plugins()],
         use_distributed_sampler=False,  # data-parallel: data_parallel.shard splits each batch
+        **switches,
         **chunking.trainer_intervals(cfg, chunk),
     )

@@ -9,6 +9,7 @@ from omegaconf import DictConfig
 from experiments.job import Job
 from experiments.loop import chunking, data_parallel
 from experiments.output.console import announce_start
+from experiments.run import epochs
 from experiments.run.config import check_config
 from experiments.run.entry import startup_over, stop_if_asked
 
@@ -24,7 +25,7 @@ def train(cfg: DictConfig, job: Job | None = None) -> dict[str, Any]:
     check_config(cfg, job)
     announce_start(cfg, job)  # a single run: its config and folder, once it is valid
     # Heavy imports (torch, Lightning) only after the checks: a wrong override fails in a second.
-    from experiments.run.build import build, predictions
+    from experiments.run.build import build_data, build_model_for, predictions
     from experiments.run.callbacks import GracefulInterrupt
     from experiments.run.checkpoints import read_checkpoint
     from experiments.run.record import RunRecord
@@ -33,8 +34,11 @@ def train(cfg: DictConfig, job: Job | None = None) -> dict[str, Any]:
     stop_if_asked()  # a signal that came during those imports
     checkpoint = read_checkpoint(cfg.ckpt_path) if cfg.get("ckpt_path") else None
     done = checkpoint["global_step"] if checkpoint is not None and cfg.train else 0
+    datamodule = build_data(cfg)
+    epochs.to_steps(cfg, len(datamodule.splits.x_train), datamodule.batch_size)
     chunk = chunking.chunk_size(cfg, done)  # updates per Lightning batch (`loop.chunking`)
-    datamodule, model = build(cfg, checkpoint, chunk)
+    datamodule.chunk = chunk
+    model = build_model_for(cfg, datamodule, checkpoint, chunk)
     data_parallel.check(cfg, train_rows=len(datamodule.train_xy[0]))
     run = RunRecord(cfg, job, checkpoint)
     run.extra.update(datamodule.record_notes)  # e.g. single_class_splits

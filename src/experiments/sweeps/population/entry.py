@@ -27,6 +27,7 @@ from experiments.output.console import silence_known_warnings
 from experiments.run.entry import startup_over
 from experiments.run.results import write_metrics
 from experiments.run.run_lock import RunLocked, held
+from experiments.run.trainer_check import check_population_keys
 from experiments.sweeps.population.jobs import job_folder
 
 log = logging.getLogger("experiments")
@@ -92,6 +93,7 @@ def check_population(cfg: DictConfig) -> None:
             f"model.channels={list(channels)}: the vectorized sweeper stacks dense networks only; "
             "sweep convnets with the basic sweeper (drop hydra/sweeper=vectorized)"
         )
+    check_population_keys(cfg)  # no epochs: the members' steps are the grid's
     data_parallel.check(cfg)  # what no run can do first (no strategy=ddp, too few cores)
     if (devices := data_parallel.requested_devices(cfg)) > 1:
         raise ConfigError(
