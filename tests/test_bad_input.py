@@ -103,6 +103,12 @@ DATA = {
         "is a folder: give the path of a CSV file",
         one_line=True,
     ),
+    # resources (issue 23 item 4): refused before the network is built (tests/test_resources.py)
+    "a network too big for memory": Bad(
+        lambda tmp, ckpt: ["model.hidden=[100000000]"],
+        "the network 13-100000000-1 needs at least",
+        fast=False,
+    ),
 }
 
 
