@@ -20,6 +20,7 @@ from experiments.architecture import Architecture
 from experiments.core.network import build_network
 from experiments.errors import ConfigError
 from experiments.models.mlp import ACTIVATIONS, CONV_LAYERS
+from experiments.output.event_file import record, trim_to_whole_records, whole_records_length
 from experiments.run.memory import Footprint, available_bytes, check_fits, parameter_count
 
 GIB = 1024**3
@@ -179,6 +180,9 @@ def assert_every_file_whole(folder: Path) -> None:
             torch.load(path, map_location="cpu", weights_only=True)
         elif path.suffix == ".png":
             Image.open(path).verify()
+        elif path.name.startswith("events.out.tfevents"):
+            data = path.read_bytes()
+            assert whole_records_length(data) == len(data), f"{path}: a record cut short"
 
 
 def the_storage_line(done: subprocess.CompletedProcess) -> str:
@@ -189,6 +193,14 @@ def the_storage_line(done: subprocess.CompletedProcess) -> str:
     lines = [line for line in output.splitlines() if "cannot write" in line]
     assert len(lines) == 1, output[-2000:]
     return lines[0]
+
+
+def test_an_event_file_cut_short_keeps_its_whole_records(tmp_path) -> None:
+    whole = record(b"first event") + record(b"second")
+    path = tmp_path / "events.out.tfevents.1.host.2"
+    path.write_bytes(whole + record(b"third, cut by the full disk")[:-3])
+    trim_to_whole_records(tmp_path)
+    assert path.read_bytes() == whole
 
 
 WIDE = "model.hidden=[200000]"  # xor: checkpoints of 3 MiB, more than the disk holds
