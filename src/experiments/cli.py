@@ -117,7 +117,7 @@ def run_prediction(cfg: DictConfig) -> None:
     except ExperimentError as err:
         log.error("%s", err)
         sys.exit(1)
-    except OSError as err:  # predictions.csv is written whole (`write_csv_atomic`); Hydra's own
+    except OSError as err:  # a full disk, a folder not ours: one line naming the path
         if (line := storage_error(err)) is None:
             raise
         log.error("%s", line)
