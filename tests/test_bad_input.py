@@ -119,6 +119,12 @@ DATA = {
         "is not utf-8 text (byte 0xe8 on line 2): name its encoding, e.g. data.encoding=latin-1",
         one_line=True,
     ),
+    # resources (issue 23 item 4): refused before the network is built (tests/test_resources.py)
+    "a network too big for memory": Bad(
+        lambda tmp, ckpt: ["model.hidden=[100000000]"],
+        "the network 13-100000000-1 needs at least",
+        fast=False,
+    ),
 }
 
 

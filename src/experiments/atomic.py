@@ -10,6 +10,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from experiments.errors import storage_error
+
 _sync_each = True  # False inside `one_sync_at_the_end`
 
 
@@ -27,8 +29,19 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
     The rename is atomic on one filesystem, so a reader finds the old file or the new one. As
     few system calls as that takes (open, write, close, rename; Python's buffered files add a
     stat, a seek and a terminal check each): a population writes tens of thousands of files.
+    A full disk or a folder that is not writable is a `StorageError` naming `path`; the
+    temporary file is gone.
     """
     path = Path(path)
+    try:
+        _write_and_rename(path, data)
+    except OSError as err:  # a full disk, a folder not ours: one line naming the file
+        if (line := storage_error(err, path)) is None:
+            raise
+        raise line from err
+
+
+def _write_and_rename(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
     try:
@@ -54,6 +67,11 @@ def write_bytes_atomic(path: Path, data: bytes) -> None:
 def write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
     text = json.dumps(payload, indent=2, sort_keys=False) + "\n"
     write_bytes_atomic(path, text.encode())
+
+
+def write_csv_atomic(path: Path, frame: Any) -> None:
+    """A pandas DataFrame as CSV, without its index (makes the folder)."""
+    write_bytes_atomic(path, frame.to_csv(index=False).encode())
 
 
 @contextmanager

@@ -9,7 +9,13 @@ from pathlib import Path
 
 from omegaconf import DictConfig
 
-from experiments.errors import ConfigError, ExperimentError, RunInterrupted
+from experiments.errors import (
+    ConfigError,
+    ExperimentError,
+    RunInterrupted,
+    StorageError,
+    storage_error,
+)
 from experiments.hydra_job import current_job
 from experiments.job import Job
 from experiments.output.console import announce_end, silence_known_warnings
@@ -29,8 +35,10 @@ def _record_failure(cfg: DictConfig, err: BaseException) -> None:
 
     output_dir = Path(cfg.output_dir)
     if not (output_dir / "metrics.json").exists():
-        output_dir.mkdir(parents=True, exist_ok=True)
-        write_metrics(output_dir, "failed", str(err), 0, 0.0, {})
+        try:
+            write_metrics(output_dir, "failed", str(err), 0, 0.0, {})
+        except StorageError as full:  # the disk that failed the job: said, the sweep goes on
+            log.error("%s", full)
 
 
 def run_training(cfg: DictConfig) -> float | None:
@@ -60,6 +68,7 @@ def _failed(cfg: DictConfig, job: Job, err: Exception) -> float:
     step) under submitit's SIGUSR2 is handed over to submitit, which requeues the job; where the
     job runs in the sweep's own process (the basic launcher) the signal was meant for the
     sweep, which stops and reports."""
+    err = storage_error(err, None if getattr(err, "filename", None) else cfg.output_dir) or err
     if not isinstance(err, ExperimentError):
         if not job.multirun:
             raise err
@@ -107,6 +116,11 @@ def run_prediction(cfg: DictConfig) -> None:
         table = predict(cfg)
     except ExperimentError as err:
         log.error("%s", err)
+        sys.exit(1)
+    except OSError as err:  # a full disk, a folder not ours: one line naming the path
+        if (line := storage_error(err)) is None:
+            raise
+        log.error("%s", line)
         sys.exit(1)
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4f}"))
     log.info("wrote %s/predictions.csv", cfg.output_dir)

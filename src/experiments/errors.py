@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import errno
+
 
 class ExperimentError(Exception):
     """Base of the errors a user can fix; the CLI prints the message alone, no traceback."""
@@ -55,3 +57,34 @@ class ParityError(ExperimentError):
             f"scratch and autograd part at step {step}: the {quantity} of {layer} differs by "
             f"{value:.3g} > compare_tolerance={tolerance:g}; {hint}"
         )
+
+
+class StorageError(ExperimentError):
+    """A file or folder the command writes cannot be written: the disk is full, or the folder is
+    not the user's to write (`storage_error`)."""
+
+
+# The OSErrors a user fixes by freeing space or choosing another folder, as the line says them.
+_STORAGE_REASONS = {
+    errno.ENOSPC: "no space left on the device",
+    errno.EDQUOT: "the disk quota is exceeded",
+    errno.EACCES: "permission denied",
+    errno.EPERM: "operation not permitted",
+    errno.EROFS: "the filesystem is read-only",
+}
+_ELSEWHERE = "hydra.run.dir=DIR (a sweep: hydra.sweep.dir=DIR)"
+_FOLDER_HINT = f"give a folder you can write with {_ELSEWHERE}"
+_SPACE_HINT = f"free some space, or write elsewhere with {_ELSEWHERE}"
+
+
+def storage_error(err: BaseException, path: object = None) -> StorageError | None:
+    """The one line for a full disk or an unwritable folder, naming `path` (else the file `err`
+    names), or None for any other error. Already a `StorageError`: itself."""
+    if isinstance(err, StorageError):
+        return err
+    if not isinstance(err, OSError) or err.errno not in _STORAGE_REASONS:
+        return None
+    where = path if path is not None else err.filename
+    hint = _SPACE_HINT if err.errno in (errno.ENOSPC, errno.EDQUOT) else _FOLDER_HINT
+    what = f"cannot write {where}" if where is not None else "cannot write this run's files"
+    return StorageError(f"{what}: {_STORAGE_REASONS[err.errno]}: {hint}")

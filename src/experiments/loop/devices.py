@@ -14,3 +14,13 @@ def check_gpu(accelerator: str) -> None:
             f"trainer.accelerator={accelerator} but this machine has no CUDA GPU: "
             "use trainer.accelerator=cpu or trainer.accelerator=auto"
         )
+
+
+def gpu_free_bytes() -> int | None:
+    """Free memory of the CUDA device with the most free (a network that fits none of them cannot
+    train); None where there is none."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return None
+    return max(torch.cuda.mem_get_info(i)[0] for i in range(torch.cuda.device_count()))

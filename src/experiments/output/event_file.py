@@ -37,6 +37,26 @@ def record(data: bytes) -> bytes:
     return length + _masked_crc(length) + data + _masked_crc(data)
 
 
+def whole_records_length(data: bytes) -> int:
+    """How many leading bytes of an event file are whole records (the rest: one cut short)."""
+    end = 0
+    while end + 12 <= len(data):
+        (length,) = struct.unpack("<Q", data[end : end + 8])
+        if end + 12 + length + 4 > len(data):
+            break
+        end += 12 + length + 4
+    return end
+
+
+def trim_to_whole_records(folder: Path) -> None:
+    """Each event file in `folder` cut back to its whole records: what a writer that hit a full
+    disk part-way through a record leaves is then a shorter file, not a damaged one."""
+    for path in Path(folder).glob("events.out.tfevents.*"):
+        data = path.read_bytes()
+        if (end := whole_records_length(data)) < len(data):
+            os.truncate(path, end)
+
+
 class EventFileRun:
     """The `log_metrics` / `log_hyperparams` / `end_run` of `HParamsLogger`, buffered until
     `end_run`.

@@ -4,10 +4,12 @@ event file per run."""
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from lightning.pytorch.loggers import Logger, TensorBoardLogger
 
+from experiments.output.event_file import trim_to_whole_records
 from experiments.output.hparams import hparams_summaries, shown_params
 
 
@@ -40,8 +42,13 @@ class HParamsLogger(TensorBoardLogger):
             self.save()
 
     def end_run(self, status: str) -> None:
-        """Close the event file: the run is over (`finish_run`)."""
-        super().finalize(status)
+        """Close the event file: the run is over (`finish_run`). A write that failed (a full disk)
+        leaves the file's whole records only."""
+        try:
+            super().finalize(status)
+        except OSError:
+            trim_to_whole_records(Path(self.log_dir))
+            raise
 
 
 def tensorboard_loggers(loggers: Iterable[Logger]) -> list[TensorBoardLogger]:

@@ -11,6 +11,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.architecture import Architecture
 from experiments.run.checkpoints import check_same_architecture, model_from_checkpoint
+from experiments.run.memory import check_memory
 from experiments.tasks import model_defaults
 
 log = logging.getLogger(__name__)
@@ -18,15 +19,16 @@ log = logging.getLogger(__name__)
 LOCKSTEP = "experiments.models.lockstep.LockstepModule"
 
 
-def build(cfg: DictConfig, checkpoint: dict | None = None, chunk: int = 1):
+def build(cfg: DictConfig, checkpoint: dict | None = None, chunk: int = 1, members: int = 1):
     """Seed everything, then the data module (set up) and the model sized to its data, both
-    making `chunk` updates per Lightning batch (`loop.chunking`).
+    making `chunk` updates per Lightning batch (`loop.chunking`); a model that cannot fit in
+    memory, `members` of it at once (a population), is refused before it is built (`memory`).
 
     With `train=false` the model and the fitted scaler come from the checkpoint instead.
     """
     datamodule = build_data(cfg)
     datamodule.chunk = chunk
-    return datamodule, build_model_for(cfg, datamodule, checkpoint, chunk)
+    return datamodule, build_model_for(cfg, datamodule, checkpoint, chunk, members)
 
 
 def build_data(cfg: DictConfig):
@@ -38,13 +40,15 @@ def build_data(cfg: DictConfig):
     return datamodule
 
 
-def build_model_for(cfg: DictConfig, datamodule, checkpoint: dict | None = None, chunk: int = 1):
+def build_model_for(
+    cfg: DictConfig, datamodule, checkpoint: dict | None = None, chunk: int = 1, members: int = 1
+):
     """The model for `datamodule` (set up, as `build_data` leaves it): the checkpoint's with
     `train=false` (its scaler restored into the data module), else `build_model`."""
     if checkpoint is not None and not cfg.train:
         datamodule.load_preprocessing_state(checkpoint["experiments"]["data"])
         return model_from_checkpoint(checkpoint)
-    model = build_model(cfg, datamodule, chunk)
+    model = build_model(cfg, datamodule, chunk, members)
     if checkpoint is not None:
         check_same_architecture(checkpoint, model, cfg.ckpt_path)
     return model
@@ -58,13 +62,14 @@ def compared(cfg: DictConfig) -> dict[str, Any]:
     return {"_target_": LOCKSTEP, "tolerance": cfg.compare_tolerance}
 
 
-def build_model(cfg: DictConfig, datamodule, chunk: int = 1):
+def build_model(cfg: DictConfig, datamodule, chunk: int = 1, members: int = 1):
     """The configured model (`compared`) sized to the data module's data; its initial weights are
     drawn from the global RNG, as seeded by the caller."""
     sizes = {"n_inputs": datamodule.n_features, "n_outputs": datamodule.n_outputs}
     image_shape = list(datamodule.image_shape)  # (C, H, W) for a convnet: architecture.py
     if (arch := Architecture.from_config(cfg.model, **sizes, image_shape=image_shape)).channels:
         arch.feature_shapes()  # a one-line ConfigError where the blocks do not fit the image
+    check_memory(cfg, arch, datamodule, members)  # before a byte of it is allocated
     return instantiate(
         cfg.model,
         **sizes,

@@ -10,6 +10,7 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
+from experiments.atomic import write_atomic
 from experiments.errors import RunInterrupted
 from experiments.output.console import quiet_lightning, stdout_is_terminal
 from experiments.output.tensorboard import tensorboard_loggers
@@ -135,7 +136,8 @@ class LessonFigures(Callback):
         fig.canvas.draw()
         pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3]
         plt.close(fig)
-        Image.fromarray(pixels).save(Path(trainer.default_root_dir) / f"{name}.png")
+        path = Path(trainer.default_root_dir) / f"{name}.png"
+        write_atomic(path, lambda f: Image.fromarray(pixels).save(f, format="PNG"))
         if (writer := _tensorboard(trainer)) is not None:
             writer.add_image(f"figures/{name}", pixels, trainer.global_step, dataformats="HWC")
 

@@ -12,6 +12,11 @@ signal while a run starts, each end the command with one line and exit status 1.
   then on `callbacks.GracefulInterrupt` handles them. In a sweep this holds for each job's
   start-up when the job runs in the sweep's own process (`run_starts`; the sweep then reports
   what it has); a sweep whose jobs run elsewhere keeps the signals' usual handlers.
+- **A folder that cannot be made or written, or a full disk**, where Hydra makes the run's folder
+  and writes its `.hydra/` (before the run's own code, which reports these itself): one line
+  naming the path (`errors.storage_error`); what this launch wrote there goes (`_undo_start`), so
+  a folder made for it is gone and an older one keeps what it held. The log file on a full disk
+  prints no "Logging error" blocks (`logging.raiseExceptions`): the line says what happened.
 """
 
 from __future__ import annotations
@@ -22,10 +27,13 @@ import os
 import re
 import signal
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from experiments.errors import storage_error
 from experiments.run.trainer_keys import unknown_key_line
 
 log = logging.getLogger("experiments")
@@ -135,8 +143,10 @@ def run_main(main: Callable[[], Any], stopped: str = STOPPED_TRAINING) -> None:
 
     hydra_reports = os.environ.get("HYDRA_FULL_ERROR") == "1"
     os.environ["HYDRA_FULL_ERROR"] = "1"  # Hydra raises what it would print as a block
+    logging.raiseExceptions = False  # a log file on a full disk: no traceback per record
     _state.armed = True
     _take_signals()
+    started = time.time()
     try:
         main()
     except StartupInterrupted as signalled:
@@ -154,9 +164,36 @@ def run_main(main: Callable[[], Any], stopped: str = STOPPED_TRAINING) -> None:
             raise
         log.error("%s", null_group(sys.argv[1:]))
         sys.exit(1)
+    except OSError as err:  # Hydra's own folder and files (the run's code reports its own)
+        if hydra_reports or (line := storage_error(err)) is None:
+            raise
+        _undo_start(started)
+        log.error("%s", line)
+        sys.exit(1)
     finally:
         _state.armed = False
         _give_back()
+
+
+def _undo_start(started: float) -> None:
+    """Hydra failed to make or write the run's folder: the `.hydra/` files it wrote since
+    `started` (perhaps cut short) go, an empty log file and the lock this process holds too, then
+    each folder left empty. Files from before, an earlier run's results, stay."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from experiments.run.run_lock import release, remove_if_empty
+
+    try:
+        folder = Path(HydraConfig.get().runtime.output_dir)
+    except Exception:  # Hydra failed before it chose the folder: nothing of ours there
+        return
+    release(folder)
+    hydra_dir = folder / str(HydraConfig.get().output_subdir or ".hydra")
+    written = [p for p in hydra_dir.glob("*.yaml") if p.stat().st_mtime >= started]
+    logs = [p for p in folder.glob("*.log") if p.stat().st_size == 0]
+    for path in [*written, *logs]:
+        path.unlink(missing_ok=True)
+    remove_if_empty(hydra_dir, folder)
 
 
 NULL_GROUP = "Config group override must be a string or a list"

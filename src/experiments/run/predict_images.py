@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from experiments.atomic import write_csv_atomic
 from experiments.data.image_folder import (
     ImageOptions,
     folder_path,
@@ -92,6 +93,5 @@ def predict_images(cfg: DictConfig, checkpoint: dict[str, Any]) -> pd.DataFrame:
     for name, column in zip(task.classes, probabilities(task, outputs).T, strict=True):
         table[f"p({name})"] = column
     output_dir = Path(cfg.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(output_dir / "predictions.csv", index=False)
+    write_csv_atomic(output_dir / "predictions.csv", table)
     return table

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from omegaconf import DictConfig, OmegaConf
 
+from experiments.atomic import write_csv_atomic
 from experiments.data.cells import Where, file_rows, frame_rows
 from experiments.data.encoder import Encoder
 from experiments.data.reader import read_header_and_rows
@@ -77,6 +78,5 @@ def predict(cfg: DictConfig) -> pd.DataFrame:
     outputs = preprocessing.predict(model, frame).numpy()
     table = frame.assign(**preprocessing.task.output_columns(outputs))
     output_dir = Path(cfg.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    table.to_csv(output_dir / "predictions.csv", index=False)
+    write_csv_atomic(output_dir / "predictions.csv", table)
     return table

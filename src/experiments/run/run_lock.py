@@ -15,6 +15,7 @@ written the job's `.hydra/` by then, and a refused job records nothing else.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import fcntl
 import json
 import logging
@@ -29,7 +30,7 @@ from typing import Any
 
 from hydra.experimental.callback import Callback
 
-from experiments.errors import ExperimentError
+from experiments.errors import ExperimentError, storage_error
 from experiments.loop.data_parallel import is_child_rank
 
 log = logging.getLogger(__name__)
@@ -76,8 +77,13 @@ class RunLock:
             "host": socket.gethostname(),
             "started": time.strftime("%Y-%m-%d %H:%M:%S"),
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(me) + "\n").encode(), 0)
+        except OSError:  # a full disk: no lock file left behind, and none held
+            self.path.unlink(missing_ok=True)
+            os.close(fd)
+            raise
         self._fd, self._pid = fd, os.getpid()
 
     def release(self) -> None:
@@ -142,11 +148,28 @@ class RunLockCallback(Callback):
 
 
 def _hold_or_exit(folder: str) -> None:
+    """A folder another run holds, or one that cannot be made or written (a full disk): one line,
+    exit status 1, and a folder made for this run removed again."""
+    existed = Path(folder).exists()
     try:
         hold(folder)
     except RunLocked as err:
         log.error("%s", err)
         sys.exit(1)
+    except OSError as err:
+        if (line := storage_error(err, err.filename or Path(folder) / LOCK_FILE)) is None:
+            raise
+        if not existed:
+            remove_if_empty(Path(folder))
+        log.error("%s", line)
+        sys.exit(1)
+
+
+def remove_if_empty(*folders: Path) -> None:
+    """Each folder, in order, removed if it is empty (else, or if gone, left as it is)."""
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def _owner(fd: int) -> dict[str, Any] | None:

@@ -183,7 +183,7 @@ def train_population(cfg: DictConfig, plan: dict[str, Any], launch: Job) -> None
     started = time.perf_counter()
     base = member_cfg(cfg, members[0].lr, members[0].seed, max_steps)
     _check(base, members, launch)
-    datamodule, _ = build(base)
+    datamodule, _ = build(base, members=len(members))  # all of them must fit (`run.memory`)
     by_seed, seeds = {}, sorted({m.seed for m in members})
     tenth = len(seeds) // 10  # a progress line each tenth, from 100 seeds (~1 s to build)
     for i, seed in enumerate(seeds, 1):  # each seed's weights as its ordinary run's
