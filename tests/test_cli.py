@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 import torch
-from helpers import read_metrics, run_cli
+from helpers import read_metrics, run_cli, the_one_error_line
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from experiments.run.training import train
@@ -89,3 +89,15 @@ def test_gpu_without_gpu_is_a_one_line_error(tmp_path) -> None:
     assert "use trainer.accelerator=cpu or trainer.accelerator=auto" in output
     assert "Traceback" not in output
     assert not (tmp_path / "run" / "metrics.json").exists(), "nothing that looks like a result"
+
+
+def test_a_bad_command_into_a_finished_runs_folder_keeps_its_result(tmp_path) -> None:
+    """The folder's earlier result goes only once the new run's inputs are good."""
+    run_dir = tmp_path / "run"
+    first = run_cli("experiment=xor", "trainer.max_steps=20", run_dir=run_dir)
+    assert first.returncode == 0, first.stderr[-2000:]
+    before = {name: (run_dir / name).read_bytes() for name in ("metrics.json", "weights.pth")}
+    again = run_cli("experiment=xor", "model.lr=-1", run_dir=run_dir)
+    assert "model.lr=-1" in the_one_error_line(again)
+    assert {name: (run_dir / name).read_bytes() for name in before} == before
+    assert read_metrics(run_dir)["status"] == "completed"

@@ -87,7 +87,7 @@ def _failed(cfg: DictConfig, job: Job, err: Exception) -> float:
 def _train(cfg: DictConfig, job: Job) -> float | None:
     from experiments.run.training import train
 
-    record = train(prepare_run(cfg, job), job)
+    record = train(cfg, job, prepare=prepare_run)
     if not job.multirun and not cfg.trainer.get("fast_dev_run"):  # a smoke run wrote nothing
         announce_end(cfg.output_dir)
     return record.get(cfg.get("optimized_metric", "val/loss"), math.nan)

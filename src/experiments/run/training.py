@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from omegaconf import DictConfig
@@ -14,7 +15,11 @@ from experiments.run.config import check_config
 from experiments.run.entry import startup_over, stop_if_asked
 
 
-def train(cfg: DictConfig, job: Job | None = None) -> dict[str, Any]:
+def train(
+    cfg: DictConfig,
+    job: Job | None = None,
+    prepare: Callable[[DictConfig, Job], DictConfig] | None = None,
+) -> dict[str, Any]:
     """Run one experiment and return what metrics.json holds.
 
     The inputs are checked first (config, checkpoint, data, model): a bad one raises before
@@ -23,6 +28,8 @@ def train(cfg: DictConfig, job: Job | None = None) -> dict[str, Any]:
     """
     job = job or Job()
     check_config(cfg, job)
+    if prepare is not None:  # only now that the inputs are good: the folder's earlier run goes
+        cfg = prepare(cfg, job)  # (or is continued: `run.resume.prepare_run`)
     announce_start(cfg, job)  # a single run: its config and folder, once it is valid
     # Heavy imports (torch, Lightning) only after the checks: a wrong override fails in a second.
     from experiments.run.build import build_data, build_model_for, predictions
