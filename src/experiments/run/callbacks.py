@@ -226,6 +226,12 @@ class GracefulInterrupt(Callback):
     def _request_stop(self, signum: int, frame) -> None:
         self.received = signal.Signals(signum).name
 
+    def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
+        """The model in the trainer's precision before Lightning restores a checkpoint into it
+        (Lightning converts it only after): float64 weights loaded into float32 parameters would
+        be rounded, and a resumed float64 run would part from the uninterrupted one by ~1e-7."""
+        trainer.precision_plugin.convert_module(pl_module)
+
     def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
         self._previous = {s: signal.signal(s, self._request_stop) for s in self.SIGNALS}
         _hide_later_steps(trainer)
