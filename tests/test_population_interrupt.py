@@ -39,11 +39,20 @@ def wait_for_training(log: Path, process, timeout: float = 120) -> None:
         time.sleep(0.05)
 
 
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory) -> Path:
+    """The same sweep, never interrupted."""
+    folder = tmp_path_factory.mktemp("reference") / "sweep"
+    whole = multirun(*GRID, sweep_dir=folder)
+    assert whole.returncode == 0, (whole.stdout + whole.stderr)[-3000:]
+    return folder
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signalled_population_checkpoints_and_the_same_command_continues_it_exactly(
-    tmp_path, sig
+    tmp_path, reference, sig
 ) -> None:
-    sweep, reference = tmp_path / "sweep", tmp_path / "reference"
+    sweep = tmp_path / "sweep"
     process = start_script("train.py", "-m", *GRID, f"hydra.sweep.dir={sweep}")
     wait_for_training(sweep / "population_0" / "train.log", process)
     process.send_signal(sig)
@@ -65,8 +74,6 @@ def test_a_signalled_population_checkpoints_and_the_same_command_continues_it_ex
 
     again = multirun(*GRID, sweep_dir=sweep)
     assert again.returncode == 0, (again.stdout + again.stderr)[-3000:]
-    whole = multirun(*GRID, sweep_dir=reference)
-    assert whole.returncode == 0, (whole.stdout + whole.stderr)[-3000:]
 
     assert not (sweep / "population_0" / "checkpoints").exists(), "a completed population's"
     for job in range(POINTS):
