@@ -10,7 +10,7 @@ def unfinished_lines(unfinished) -> list[str]:
     (a population of 4,000 grid points stopped by a signal), one per status and error:
     `4000 jobs interrupted (0-3999): ...`, so the console stays readable."""
     if len(unfinished) <= EACH_JOB_UP_TO:
-        return [f"job {r.job} {r.status}: {r.error}" for r in unfinished.itertuples()]
+        return [f"job {int(r.job)} {r.status}: {r.error}" for r in unfinished.itertuples()]
     groups = unfinished.fillna({"error": ""}).groupby(["status", "error"], sort=False)["job"]
     return [
         f"{len(jobs)} jobs {status} ({_spans(jobs)}): {error}" for (status, error), jobs in groups
