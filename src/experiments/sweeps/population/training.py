@@ -138,7 +138,8 @@ class Recorder(L.Callback):
         start = end - len(pl_module.chunk_losses)
         for step in range(start + 1, end + 1):
             if step in self.schedule["log"]:
-                self.train_loss[step] = pl_module.chunk_losses[step - start - 1].cpu()
+                # a copy: a view would keep (and checkpoint) the whole chunk's losses
+                self.train_loss[step] = pl_module.chunk_losses[step - start - 1].cpu().clone()
         stages = [s for s in ("val", "test") if end in self.schedule[s]]
         if not stages:
             return
