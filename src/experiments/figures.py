@@ -1,8 +1,8 @@
 """The pictures of a run: loss curves, confusion matrix, decision boundary, predictions vs targets,
 misclassified digits.
 
-Each function returns a matplotlib Figure; `experiments.run.callbacks.LessonFigures` saves it as PNG
-and sends it to TensorBoard's Images tab. matplotlib is imported here only, on first use.
+Each function returns a matplotlib Figure; `experiments.run.lesson_figures.LessonFigures` saves
+it as PNG and sends it to TensorBoard's Images tab. matplotlib is imported here only, on first use.
 """
 
 from __future__ import annotations

@@ -10,10 +10,10 @@ import lightning as L
 from lightning.pytorch.callbacks import Callback, TQDMProgressBar
 from lightning.pytorch.callbacks.progress.tqdm_progress import Tqdm
 
-from experiments.atomic import write_atomic
 from experiments.errors import RunInterrupted
 from experiments.output.console import quiet_lightning, stdout_is_terminal
 from experiments.output.tensorboard import tensorboard_loggers
+from experiments.run.lesson_figures import tensorboard_writer
 from experiments.run.record import without_x_axis
 from experiments.run.resume import RUN_STATE_KEY
 
@@ -73,75 +73,6 @@ class StepProgressBar(TQDMProgressBar):
         return Tqdm(disable=True)
 
 
-def _tensorboard(trainer: L.Trainer):
-    """The SummaryWriter of the run's (first) TensorBoard logger, else None."""
-    loggers = tensorboard_loggers(trainer.loggers)
-    return loggers[0].experiment if loggers else None
-
-
-class LessonFigures(Callback):
-    """Loss curves after training; after testing, the task's pictures (`Task.pictures`) and the
-    data module's (`pictures`). Each is saved as `<run>/<name>.png` and shown in TensorBoard's
-    Images tab."""
-
-    def __init__(self) -> None:
-        self.train_loss: list[tuple[int, float]] = []
-        self.val_loss: list[tuple[int, float]] = []
-
-    def on_train_batch_end(self, trainer: L.Trainer, pl_module, outputs, batch, batch_idx) -> None:
-        every = trainer.log_every_n_steps
-        if every and (batch_idx + 1) % every == 0 and "train/loss" in trainer.callback_metrics:
-            self.train_loss.append(
-                (trainer.global_step, float(trainer.callback_metrics["train/loss"]))
-            )
-
-    def on_validation_end(self, trainer: L.Trainer, pl_module) -> None:
-        if trainer.state.fn == "fit" and "val/loss" in trainer.callback_metrics:
-            self.val_loss.append((trainer.global_step, float(trainer.callback_metrics["val/loss"])))
-
-    def on_fit_end(self, trainer: L.Trainer, pl_module) -> None:
-        if not trainer.is_global_zero:  # data-parallel: rank 0 draws
-            return
-        from experiments import figures
-
-        curves = figures.loss_curves(self.train_loss, self.val_loss, pl_module.hparams.loss)
-        self._publish(trainer, "loss_curves", curves)
-
-    def on_test_end(self, trainer: L.Trainer, pl_module) -> None:
-        if not trainer.is_global_zero:
-            return
-        from experiments.run.conv_pictures import convnet_pictures
-        from experiments.run.inference import predict_raw
-
-        datamodule = trainer.datamodule
-        task = datamodule.task
-        splits = datamodule.splits
-
-        def predict(rows):
-            return predict_raw(pl_module, datamodule.scaler, task, rows)
-
-        pictures = task.pictures(predict, splits.x_test, splits.y_test)
-        pictures.update(datamodule.pictures(predict))  # the data's own (digits: misclassified)
-        pictures.update(convnet_pictures(pl_module, datamodule.test_xy[0]))  # filters, maps
-        for name, fig in pictures.items():
-            self._publish(trainer, name, fig)
-
-    @staticmethod
-    def _publish(trainer: L.Trainer, name: str, fig) -> None:
-        """Render once; the same pixels go to the PNG file and to TensorBoard."""
-        import matplotlib.pyplot as plt
-        import numpy as np
-        from PIL import Image
-
-        fig.canvas.draw()
-        pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3]
-        plt.close(fig)
-        path = Path(trainer.default_root_dir) / f"{name}.png"
-        write_atomic(path, lambda f: Image.fromarray(pixels).save(f, format="PNG"))
-        if (writer := _tensorboard(trainer)) is not None:
-            writer.add_image(f"figures/{name}", pixels, trainer.global_step, dataformats="HWC")
-
-
 class ParameterHistograms(Callback):
     """Weights and gradients of every layer, as TensorBoard histograms, every N steps.
 
@@ -155,7 +86,7 @@ class ParameterHistograms(Callback):
 
     def on_before_optimizer_step(self, trainer: L.Trainer, pl_module, optimizer) -> None:
         step = trainer.global_step
-        if step % self.every_n_steps or (writer := _tensorboard(trainer)) is None:
+        if step % self.every_n_steps or (writer := tensorboard_writer(trainer)) is None:
             return
         for name, param in pl_module.net.named_parameters():
             _histogram(writer, f"weights/{name}", param.detach(), step, self.bins)
@@ -164,7 +95,7 @@ class ParameterHistograms(Callback):
 
     def on_train_end(self, trainer: L.Trainer, pl_module) -> None:
         """The final weights, at the last step: the trained network is the last histogram."""
-        if (writer := _tensorboard(trainer)) is not None and trainer.is_global_zero:
+        if (writer := tensorboard_writer(trainer)) is not None and trainer.is_global_zero:
             for name, param in pl_module.net.named_parameters():
                 step = trainer.global_step
                 _histogram(writer, f"weights/{name}", param.detach(), step, self.bins)
@@ -227,6 +158,12 @@ class GracefulInterrupt(Callback):
 
     def _request_stop(self, signum: int, frame) -> None:
         self.received = signal.Signals(signum).name
+
+    def setup(self, trainer: L.Trainer, pl_module, stage: str) -> None:
+        """The model in the trainer's precision before Lightning restores a checkpoint into it
+        (Lightning converts it only after): float64 weights loaded into float32 parameters would
+        be rounded, and a resumed float64 run would part from the uninterrupted one by ~1e-7."""
+        trainer.precision_plugin.convert_module(pl_module)
 
     def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
         self._previous = {s: signal.signal(s, self._request_stop) for s in self.SIGNALS}

@@ -38,6 +38,7 @@ from omegaconf import DictConfig
 from experiments.run.sweep_metric import sweep_mode
 from experiments.sweeps.best import best_config, best_job
 from experiments.sweeps.replicates import REPLICATES, config_keys, only_replicates, replicates_word
+from experiments.sweeps.unfinished import unfinished_lines
 from experiments.sweeps.values import is_number, plus_minus, show, sort_key
 
 log = logging.getLogger(__name__)
@@ -236,8 +237,8 @@ def report(sweep_dir: Path, metric: str = "val/loss", mode: str = "auto") -> int
     elif (table["status"] == "completed").any():
         log.warning("no completed job has %s: no best job", metric)
     unfinished = table[table["status"] != "completed"]
-    for _, row in unfinished.iterrows():
-        log.error("job %d %s: %s", row["job"], row["status"], row["error"])
+    for line in unfinished_lines(unfinished):
+        log.error("%s", line)
     if len(unfinished):
         log.error("%d of %d jobs did not complete: see %s", len(unfinished), len(table), md)
         return 1

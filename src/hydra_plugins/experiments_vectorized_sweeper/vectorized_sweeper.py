@@ -129,8 +129,9 @@ class VectorizedSweeper(Sweeper):
 def _completed_before(sweep_dir: Path) -> Dict[str, List[str]]:  # noqa: UP006
     """Job number -> overrides of the grid points a sweep started again into its folder
     completed before (see experiments.sweeps.plan); those with the same overrides are skipped:
-    members are independent, so the population trains the others alone. (Populations keep no
-    checkpoints: an unfinished point trains anew.)"""
+    members are independent, so the population trains the others alone. A population stopped
+    by a signal continues from its checkpoint (`experiments.sweeps.population.interrupt`); a
+    grid point left unfinished otherwise (a lost job) trains anew."""
     from experiments.sweeps.plan import read
 
     return read(sweep_dir).get("completed_before", {})

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -26,8 +27,14 @@ from experiments.loop import data_parallel
 from experiments.output.console import silence_known_warnings
 from experiments.run.entry import startup_over
 from experiments.run.results import write_metrics
+from experiments.run.resume import hand_over_to_submitit
 from experiments.run.run_lock import RunLocked, held
 from experiments.run.trainer_check import check_population_keys
+from experiments.sweeps.population.interrupt import (
+    PopulationInterrupted,
+    interrupted_line,
+    record_interrupted,
+)
 from experiments.sweeps.population.jobs import job_folder
 
 log = logging.getLogger("experiments")
@@ -54,7 +61,7 @@ def run_population(cfg: DictConfig, launch: Job) -> str:
         cfg.pop(PLAN_KEY)
     plan = read_plan(plan_file)
     silence_known_warnings()
-    startup_over()  # a population trains under the signals' usual handlers (no GracefulInterrupt)
+    startup_over()  # usual signal handlers; while training, `PopulationInterrupt` (`stop_flag`)
     try:
         with held(cfg.output_dir):
             check_population(cfg)
@@ -64,6 +71,12 @@ def run_population(cfg: DictConfig, launch: Job) -> str:
             train_population(cfg, plan, launch)
     except RunLocked as err:  # another run's folder: nothing of ours to record there
         log.error("%s", err)
+    except PopulationInterrupted as err:  # checkpointed at a step boundary (`interrupt`)
+        record_interrupted(plan, err)
+        log.error("%s", interrupted_line(plan, err))
+        hand_over_to_submitit(err, cfg.output_dir)  # SIGUSR2 under submitit: requeued, exits
+        if launch.jobs_run_here:  # the signal was meant for the sweep, as for ordinary jobs
+            sys.exit(1)
     except ExperimentError as err:
         log.error("%s", err)
         record_failure(plan, str(err))

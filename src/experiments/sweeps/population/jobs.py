@@ -107,6 +107,7 @@ class JobRecord:
     validation: list[tuple[int, dict[str, float]]]
     metrics: dict[str, Any]
     weights: dict | None
+    resumed_from_step: int | None = None  # the population's checkpoint step, when it resumed
 
 
 def member_hparams(base: dict[str, Any], lr: float, seed: int, steps: int) -> dict[str, Any]:
@@ -133,6 +134,7 @@ class JobRecords:
     weights: dict[int, dict[str, Any]]
     seconds: dict[int, float]
     diverged_at: dict[int, tuple[int, float]]
+    resumed_from: int | None = None  # the step the population resumed from, if it did
 
     @classmethod
     def prepare(cls, cfg, plan, members, recorder, diverged_at, choices) -> JobRecords:
@@ -193,6 +195,7 @@ class JobRecords:
                     validation,
                     metrics,
                     weights,
+                    self.resumed_from,
                 )
             )
         return records

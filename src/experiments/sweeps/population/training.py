@@ -33,6 +33,11 @@ from experiments.run.config import check_config
 from experiments.sweeps.population.jobs import Member, job_schedule, member_cfg
 from experiments.sweeps.population.optimizers import member_optimizer
 from experiments.sweeps.population.stacks import stack_members
+from experiments.sweeps.population.stop_flag import (
+    PopulationInterrupt,
+    drop_checkpoint,
+    resume_from,
+)
 from experiments.sweeps.population.writing import write_jobs
 
 log = logging.getLogger(__name__)
@@ -133,7 +138,8 @@ class Recorder(L.Callback):
         start = end - len(pl_module.chunk_losses)
         for step in range(start + 1, end + 1):
             if step in self.schedule["log"]:
-                self.train_loss[step] = pl_module.chunk_losses[step - start - 1].cpu()
+                # a copy: a view would keep (and checkpoint) the whole chunk's losses
+                self.train_loss[step] = pl_module.chunk_losses[step - start - 1].cpu().clone()
         stages = [s for s in ("val", "test") if end in self.schedule[s]]
         if not stages:
             return
@@ -208,13 +214,20 @@ def train_population(cfg: DictConfig, plan: dict[str, Any], launch: Job) -> None
         trainer_cfg.trainer.enable_progress_bar = False  # the recorder logs progress in steps
     # Whole chunks of updates between the steps where members are evaluated.
     chunk = math.gcd(chunking.chunk_size(trainer_cfg), *schedule["val"], *schedule["test"])
-    trainer = make_trainer(trainer_cfg, Path(cfg.output_dir), [recorder], chunk)
+    interrupt = PopulationInterrupt(plan, recorder, population)  # a signal: checkpoint, stop
+    trainer = make_trainer(trainer_cfg, Path(cfg.output_dir), [recorder, interrupt], chunk)
+    datamodule.trainer = trainer  # the members' streams start at the step the fit starts from
     stream = MemberBatches(datamodule, [m.seed for m in members])
-    trainer.fit(population, train_dataloaders=chunking.chunked_loader(stream, trainer, chunk))
+    loader = chunking.chunked_loader(stream, trainer, chunk)
+    resumed = resume_from(Path(cfg.output_dir), plan)
+    trainer.fit(population, train_dataloaders=loader, ckpt_path=resumed, weights_only=True)
+    interrupt.raise_if_received(trainer)
     log.info(
         "trained %d members to %d steps in %.1f s",
         len(members),
         max_steps,
         time.perf_counter() - recorder.started,
     )
-    write_jobs(cfg, plan, members, recorder, population.diverged_at, launch.choices)
+    diverged, resumed_from = population.diverged_at, interrupt.resumed_from
+    write_jobs(cfg, plan, members, recorder, diverged, launch.choices, resumed_from)
+    drop_checkpoint(Path(cfg.output_dir))
