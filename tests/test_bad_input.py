@@ -17,6 +17,7 @@ import torch
 import yaml
 from helpers import CHECKPOINTS_ONLY, CONF, run_cli
 from helpers.images import draw_shapes
+from helpers.trainer_args import REFUSED
 
 from experiments.data.csv import packaged_heart_csv
 from experiments.run.training import train
@@ -241,7 +242,21 @@ PREDICT = {
     ),
 }
 
-TABLE = {**CONFIG, **DATA, **IMAGES, **CHECKPOINTS, **PREDICT}
+
+def _typed_value(value: object) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+# A row per Trainer argument the run refuses, from run.trainer_keys' table of Lightning's signature
+# (the honoured ones: test_trainer_keys.py builds the Trainer and checks each meaning).
+TRAINER = {
+    f"trainer.{key}": typed(
+        f"trainer.{key}={_typed_value(value)}",
+        message=f"trainer.{key}={_typed_value(value)}: trainer.{key} ",
+    )
+    for key, value in REFUSED.items()
+}
+TABLE = {**CONFIG, **DATA, **IMAGES, **CHECKPOINTS, **PREDICT, **TRAINER}
 
 
 @pytest.fixture(scope="module")

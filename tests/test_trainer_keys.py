@@ -14,6 +14,7 @@ import pytest
 import torch
 import yaml
 from helpers import CONF, run_cli
+from helpers.trainer_args import REFUSED
 from hydra import compose, initialize_config_dir
 from hydra.errors import HydraException
 from omegaconf import OmegaConf
@@ -73,27 +74,6 @@ def _timer(trainer) -> float | None:
 
 
 EXTRA = {"limit_train_batches": ["trainer.max_epochs=2", "trainer.max_steps=-1"]}
-
-# Refused: a value a user would try; the run takes only Lightning's default (product keys none).
-REFUSED = {
-    "num_nodes": 2,
-    "logger": False,
-    "callbacks": "[]",
-    "limit_val_batches": 0.5,
-    "limit_test_batches": 0.5,
-    "limit_predict_batches": 0.5,
-    "overfit_batches": 0.1,
-    "accumulate_grad_batches": 2,
-    "gradient_clip_val": 1.0,
-    "gradient_clip_algorithm": "norm",
-    "use_distributed_sampler": True,
-    "barebones": True,
-    "plugins": "[]",
-    "sync_batchnorm": True,
-    "reload_dataloaders_every_n_epochs": 1,
-    "default_root_dir": "/tmp",
-    "model_registry": "mine",
-}
 
 
 def _compose(*overrides: str, out: Path):
