@@ -72,18 +72,31 @@ def in_folder(folder: Path, script: str, *args: str):
     return run_script(script, *args, *extra, cwd=folder, timeout=300)
 
 
+# The user's layer as the activation, or as an entry among the layers (after the first hidden
+# layer's activation: layer 2, the next Linear `3.weight`): the override, the layout gradcheck
+# prints, the layer's place, and the first parameter above it (whose gradient passes).
+PLACES = {
+    "activation": ("model.activation={}", "2-4-1 my_layers.Swish/sigmoid", 1, "2.weight"),
+    "entry": ("model.hidden=[4,{}]", "2-4-(my_layers.Swish)-1 sigmoid/sigmoid", 2, "3.weight"),
+}
+
+
 @pytest.mark.slow
-def test_gradcheck_passes_a_right_backward_and_names_a_wrong_one(folder: Path) -> None:
-    right = in_folder(folder, "gradcheck.py", *XOR, "model.activation=my_layers.Swish")
+@pytest.mark.parametrize("place", PLACES)
+def test_gradcheck_passes_a_right_backward_and_names_a_wrong_one(folder: Path, place) -> None:
+    override, layout, layer, above = PLACES[place]
+    args = [*XOR, "model.activation=sigmoid"]
+    right = in_folder(folder, "gradcheck.py", *args, override.format("my_layers.Swish"))
     assert right.returncode == 0, right.stdout + right.stderr
-    assert "2-4-1 my_layers.Swish/sigmoid" in right.stdout
+    assert layout in right.stdout
+    assert f"{above}  " in right.stdout, "the next Linear sits after the user's layer"
     assert right.stdout.splitlines()[-1].startswith("PASS")
-    wrong = in_folder(folder, "gradcheck.py", *XOR, "model.activation=my_layers.BadSwish")
+    wrong = in_folder(folder, "gradcheck.py", *args, override.format("my_layers.BadSwish"))
     assert wrong.returncode == 1
     verdict = wrong.stdout.splitlines()[-1]
     assert verdict.startswith("FAIL: 0.weight (vs finite differences and autograd), 0.bias")
-    assert "2.weight" not in verdict, "the layers above the user's passed"
-    assert "most likely the backward of your my_layers.BadSwish (layer 1)" in verdict
+    assert above not in verdict, "the layers above the user's passed"
+    assert f"most likely the backward of your my_layers.BadSwish (layer {layer})" in verdict
 
 
 @pytest.mark.slow
@@ -210,21 +223,6 @@ def test_both_networks_hold_the_users_parameters_alike(folder: Path, monkeypatch
 # An entry among the layers: model.hidden=[4, my_layers.Swish] puts the user's layer after the
 # first hidden layer's activation, as layer 2 of the chain.
 ENTRY = [*XOR, "model.activation=sigmoid"]
-
-
-@pytest.mark.slow
-def test_a_layer_entry_is_checked_by_gradcheck_and_named_when_wrong(folder: Path) -> None:
-    right = in_folder(folder, "gradcheck.py", *ENTRY, "model.hidden=[4,my_layers.Swish]")
-    assert right.returncode == 0, right.stdout + right.stderr
-    assert "2-4-(my_layers.Swish)-1 sigmoid/sigmoid" in right.stdout
-    assert "3.weight" in right.stdout, "the next Linear sits after the user's layer"
-    assert right.stdout.splitlines()[-1].startswith("PASS")
-    wrong = in_folder(folder, "gradcheck.py", *ENTRY, "model.hidden=[4,my_layers.BadSwish]")
-    assert wrong.returncode == 1
-    verdict = wrong.stdout.splitlines()[-1]
-    assert verdict.startswith("FAIL: 0.weight (vs finite differences and autograd), 0.bias")
-    assert "3.weight" not in verdict, "the layer above the user's passed"
-    assert "most likely the backward of your my_layers.BadSwish (layer 2)" in verdict
 
 
 @pytest.mark.slow
