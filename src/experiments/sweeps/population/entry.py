@@ -21,6 +21,7 @@ from omegaconf import DictConfig, open_dict
 
 from experiments.errors import ConfigError, ExperimentError
 from experiments.job import Job
+from experiments.layer_paths import is_layer_path
 from experiments.loop import data_parallel
 from experiments.output.console import silence_known_warnings
 from experiments.run.entry import startup_over
@@ -73,18 +74,21 @@ def run_population(cfg: DictConfig, launch: Job) -> str:
 
 def check_population(cfg: DictConfig) -> None:
     """What an ordinary run may do but a population cannot: compare=true (one scratch/autograd
-    pair), several devices (one process); the members' config itself is checked as an ordinary
-    run's (`check_config`) by `train_population`."""
+    pair), a layer of the user's own (written for one network's tensors), several devices (one
+    process); the members' config itself is checked as an ordinary run's (`check_config`) by
+    `train_population`."""
     if cfg.get("compare") is True:
         raise ConfigError(
             "compare=true trains one scratch/autograd pair in lockstep, not a vectorized "
             "population: drop hydra/sweeper=vectorized (the basic sweeper runs compare=true jobs)"
         )
-    if channels := cfg.model.get("channels"):
-        raise ConfigError(
-            f"model.channels={list(channels)}: the vectorized sweeper stacks dense networks only; "
-            "sweep convnets with the basic sweeper (drop hydra/sweeper=vectorized)"
-        )
+    for key in ("activation", "output_activation"):
+        if is_layer_path(name := cfg.model.get(key)):
+            raise ConfigError(
+                f"model.{key}={name}: the vectorized sweeper cannot tell whether your layer "
+                "treats a leading member dimension right; sweep it with the basic sweeper "
+                "(drop hydra/sweeper=vectorized)"
+            )
     data_parallel.check(cfg)  # what no run can do first (no strategy=ddp, too few cores)
     if (devices := data_parallel.requested_devices(cfg)) > 1:
         raise ConfigError(
