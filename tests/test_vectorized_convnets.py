@@ -9,9 +9,9 @@ import torch
 from test_vectorized import test_vectorized_sweep_equals_the_ordinary_sweep as same_sweeps
 
 from experiments.architecture import Architecture
-from experiments.errors import ConfigError
 from experiments.core.losses import CrossEntropyLoss
 from experiments.core.network import build_network
+from experiments.errors import ConfigError
 from experiments.models.run_layers import ACTIVATIONS, Linear
 from experiments.models.scratch import CONV_LAYERS
 from experiments.sweeps.population import layers as member_losses
@@ -81,7 +81,9 @@ def test_member_pooling_and_flatten_backward_equal_autograd(pool, layout) -> Non
 
 def convnet(seed: int, arch: Architecture) -> torch.nn.Sequential:
     torch.manual_seed(seed)
-    return build_network(arch, Linear, ACTIVATIONS, CONV_LAYERS.container, conv=CONV_LAYERS).double()
+    return build_network(
+        arch, Linear, ACTIVATIONS, CONV_LAYERS.container, conv=CONV_LAYERS
+    ).double()
 
 
 ARCHS = {

@@ -102,12 +102,13 @@ class MemberConv2d(PlainCaches, nn.Module):
         members, out, cin, kh, kw = self.weight.shape
         if self.shared:  # G as (N·Ho·Wo, M·out): dW_r = G^T R, one matrix product
             g_wide = grad_z.permute(0, 2, 3, 1).reshape(len(self.rows), members * out)
-            grad_w = (g_wide.T @ self.rows).view(members, out, -1)
+            # (R^T G)^T, not G^T R: BLAS takes the long sum ~10x faster this way round
+            grad_w = (self.rows.T @ g_wide).T.reshape(members, out, -1)
             g = None
         else:
             g = grad_z.permute(0, 1, 3, 4, 2).reshape(members, -1, out)  # (M, N·Ho·Wo, out)
-            grad_w = g.mT @ self.rows
-        grad_w = grad_w.view(members, out, kh, kw, cin).permute(0, 1, 4, 2, 3)
+            grad_w = (self.rows.mT @ g).mT
+        grad_w = grad_w.reshape(members, out, kh, kw, cin).permute(0, 1, 4, 2, 3)
         self.weight.grad = grad_w.contiguous()
         if self.bias is not None:
             self.bias.grad = g_wide.sum(0).view(members, out) if g is None else g.sum(1)
@@ -122,7 +123,9 @@ class MemberConv2d(PlainCaches, nn.Module):
         grad = grad.permute(0, 1, 4, 2, 3)  # (M, N, C, H, W)
         if self.shared:  # the batch every member sees: the sum of their gradients
             return grad.sum(0)
-        return grad if len(self.input_shape) == 5 else grad.transpose(0, 1).reshape(self.input_shape)
+        return (
+            grad if len(self.input_shape) == 5 else grad.transpose(0, 1).reshape(self.input_shape)
+        )
 
     def _member_windows(self) -> tuple[int, ...]:
         """(M·N, Ho, Wo, kh, kw, C): the windows' shape with every member's batch."""

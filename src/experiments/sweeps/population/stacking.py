@@ -36,7 +36,9 @@ def member_layer(layer: nn.Module, members: int, data_input: bool) -> nn.Module:
     """`layer`'s member-shaped twin (its parameters left empty); `data_input`: it is the first
     layer with parameters, so its input is the data."""
     if isinstance(layer, Linear):
-        return MemberLinear(members, layer.weight.shape[1], len(layer.weight), layer.bias is not None)
+        return MemberLinear(
+            members, layer.weight.shape[1], len(layer.weight), layer.bias is not None
+        )
     if isinstance(layer, Conv2d):
         out, cin = layer.weight.shape[:2]
         return MemberConv2d(
