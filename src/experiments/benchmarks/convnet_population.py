@@ -95,7 +95,7 @@ def _seconds(loop, steps: int) -> float:
     return time.perf_counter() - started
 
 
-def arithmetic_figures(steps: int = 20, rounds: int = 3) -> dict[str, float]:
+def arithmetic_figures(steps: int = 5, rounds: int = 3) -> dict[str, float]:
     """Seconds per step of each side (medians over rounds, after a warm-up) and their ratio."""
     population_loop(1), one_convnet_loop(1)  # warm-up: first calls, allocations
     ours, one = [], []
@@ -110,7 +110,7 @@ def arithmetic_figures(steps: int = 20, rounds: int = 3) -> dict[str, float]:
     }
 
 
-def sweep_figures(out: Path, steps: int = 20, python: str = sys.executable) -> dict[str, float]:
+def sweep_figures(out: Path, steps: int = 10, python: str = sys.executable) -> dict[str, float]:
     """A 16 lr x 16 seeds digits_cnn sweep by the vectorized sweeper, and one ordinary digits_cnn
     run, both `steps` steps: whole commands, the population's train phase, and their ratios."""
     import re

@@ -136,7 +136,19 @@ class MemberConv2d(PlainCaches, nn.Module):
 
 class _MemberPool:
     """Core's pooling on wide inputs as they are (each channel alone), and on per-member ones
-    with the members folded into the batch."""
+    with the members folded into the batch. Windows that do not overlap (stride = size, torch's
+    default) send their gradients back by a reshape rather than col2im: every pixel is in one
+    window at most, and a population's col2im index (int64, one per window entry: 2.4 GB for
+    256 digits_cnn members) is never built."""
+
+    def to_input(self, grad_windows: Tensor) -> Tensor:
+        if self.stride != self.kernel_size:
+            return super().to_input(grad_windows)
+        n, ho, wo, kh, kw, c = self.windows_shape
+        grad = grad_windows.reshape(self.windows_shape).transpose(2, 3).reshape(n, ho * kh, -1, c)
+        h, w = self.size
+        grad = F.pad(grad, (0, 0, 0, w - wo * kw, 0, h - ho * kh))  # rows no window reads: 0
+        return grad.permute(0, 3, 1, 2)
 
     def forward(self, x: Tensor) -> Tensor:
         if x.dim() == 4:
