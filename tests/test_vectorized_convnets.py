@@ -4,6 +4,9 @@ digits_cnn sweep against the ordinary sweep of the same grid."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 import torch
 from test_vectorized import test_vectorized_sweep_equals_the_ordinary_sweep as same_sweeps
@@ -149,3 +152,32 @@ def test_a_population_takes_convnets_and_refuses_user_layers_in_one_line(make_cf
         message = str(err.value)
         assert message.startswith(f"model.{key}=my_layers.Swish: the vectorized sweeper")
         assert "drop hydra/sweeper=vectorized" in message and "\n" not in message
+
+
+FAULTS_OF_A_REALLOCATION = """
+import resource, torch
+from experiments.sweeps.population.allocator import keep_freed_memory
+
+def faults_of_a_fresh_block():  # 256 MB, freed, then allocated and filled again
+    x = torch.ones(2**26); del x
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    x = torch.ones(2**26)
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+default = faults_of_a_fresh_block()
+assert keep_freed_memory()
+faults_of_a_fresh_block()
+print(default, faults_of_a_fresh_block())
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="glibc's mallopt: Linux only")
+def test_a_population_keeps_freed_memory_instead_of_faulting_it_in_again() -> None:
+    """glibc hands a freed 256 MB block back to the system, and faults its pages in again at the
+    next allocation; once the population has asked it to keep freed memory, it reuses it."""
+    done = subprocess.run(
+        [sys.executable, "-c", FAULTS_OF_A_REALLOCATION], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    default, kept = map(int, done.stdout.split())
+    assert kept * 10 < default, (default, kept)

@@ -30,6 +30,7 @@ from experiments.core.optimizers import optimizer_for
 from experiments.models.run_layers import ACTIVATIONS, Linear
 from experiments.models.scratch import CONV_LAYERS
 from experiments.sweeps.population import layers as member_losses
+from experiments.sweeps.population.allocator import keep_freed_memory
 from experiments.sweeps.population.optimizers import member_optimizer
 from experiments.sweeps.population.stacking import stack_networks
 
@@ -96,7 +97,9 @@ def _seconds(loop, steps: int) -> float:
 
 
 def arithmetic_figures(steps: int = 5, rounds: int = 3) -> dict[str, float]:
-    """Seconds per step of each side (medians over rounds, after a warm-up) and their ratio."""
+    """Seconds per step of each side (medians over rounds, after a warm-up) and their ratio,
+    with freed memory kept as the vectorized sweeper keeps it (`population.allocator`)."""
+    keep_freed_memory()
     population_loop(1), one_convnet_loop(1)  # warm-up: first calls, allocations
     ours, one = [], []
     for _ in range(rounds):

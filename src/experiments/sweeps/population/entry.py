@@ -27,6 +27,7 @@ from experiments.output.console import silence_known_warnings
 from experiments.run.entry import startup_over
 from experiments.run.results import write_metrics
 from experiments.run.run_lock import RunLocked, held
+from experiments.sweeps.population.allocator import keep_freed_memory
 from experiments.sweeps.population.jobs import job_folder
 
 log = logging.getLogger("experiments")
@@ -60,6 +61,7 @@ def run_population(cfg: DictConfig, launch: Job) -> str:
             # Lightning only here: the sweeper imports this module to launch its jobs.
             from experiments.sweeps.population.training import train_population
 
+            keep_freed_memory()  # a convnet population frees gigabytes at every update
             train_population(cfg, plan, launch)
     except RunLocked as err:  # another run's folder: nothing of ours to record there
         log.error("%s", err)
