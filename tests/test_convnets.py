@@ -18,7 +18,6 @@ from experiments.run.checkpoints import model_from_checkpoint, read_checkpoint
 from experiments.run.config import check_config
 from experiments.run.gradcheck import compose_config, gradcheck
 from experiments.run.training import train
-from experiments.sweeps.population.entry import check_population
 
 FLOAT64 = ["trainer.precision=64-true", "trainer.max_steps=100"]
 CASES = {
@@ -189,11 +188,6 @@ def test_keys_that_do_not_fit_the_image_are_refused_in_one_line(make_cfg, case) 
     with pytest.raises(ConfigError) as err:
         train(make_cfg(*overrides))
     assert str(err.value).startswith(message) and "\n" not in str(err.value)
-
-
-def test_a_vectorized_population_of_convnets_is_refused(make_cfg) -> None:
-    with pytest.raises(ConfigError, match=r"^model.channels=\[16\]: the vectorized sweeper"):
-        check_population(make_cfg("experiment=digits_cnn"))
 
 
 def test_the_images_tab_holds_filters_and_feature_maps(make_cfg) -> None:

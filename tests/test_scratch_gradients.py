@@ -23,6 +23,7 @@ from experiments.core.losses import (
 from experiments.core.network import build_network
 from experiments.models import mlp
 from experiments.sweeps.population import layers as member_layers
+from experiments.sweeps.population.stacking import stack_networks
 
 TOL = 1e-10
 
@@ -268,7 +269,7 @@ def test_member_dimension_equals_per_member_runs(shared_x: bool, fused: bool) ->
     for seed in range(members):
         torch.manual_seed(seed)
         singles.append(classifier(classes))
-    population = member_layers.stack_networks(singles)
+    population = stack_networks(singles)
     for name, param in population.named_parameters():
         assert torch.equal(param[1], singles[1].state_dict()[name])
     x = torch.randn(rows, 4) if shared_x else torch.randn(members, rows, 4)

@@ -284,7 +284,7 @@ def test_a_layer_entry_that_does_not_import_is_one_line(folder: Path) -> None:
 
 
 def test_a_population_refuses_a_layer_of_your_own(folder: Path) -> None:
-    """The user's forward sees one network's batch; stacked members would silently break a layer
+    """The user's forward is written for one network's batch; stacked members could break a layer
     that reduces over the batch, so the vectorized sweeper says so for every grid point."""
     sweep = folder / "sweep"
     args = ["-m", *ENTRY, "model.hidden=[4,my_layers.Swish]", "model.lr=0.5,1"]
@@ -293,4 +293,4 @@ def test_a_population_refuses_a_layer_of_your_own(folder: Path) -> None:
     assert done.returncode == 1
     for job in (0, 1):
         error = read_metrics(sweep / str(job))["error"]
-        assert error.startswith("model.hidden[1]=my_layers.Swish: a layer of your own sees one")
+        assert error.startswith("model.hidden[1]=my_layers.Swish: the vectorized sweeper cannot")

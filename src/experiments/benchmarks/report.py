@@ -20,6 +20,7 @@ import torch
 
 from experiments.benchmarks.conv import conv_figures
 from experiments.benchmarks.convnet import scratch_against_mlp
+from experiments.benchmarks.convnet_population import arithmetic_figures, sweep_figures
 from experiments.benchmarks.grids import ordinary_run, vectorized_grid
 from experiments.benchmarks.loading import loading_figures
 from experiments.benchmarks.loops import (
@@ -115,6 +116,8 @@ def main(root: Path) -> dict[str, float]:
         **population_figures(),
         **conv_figures(),
         **{f"digits_cnn run, {k}": v for k, v in scratch_against_mlp().items()},
+        **arithmetic_figures(),
+        **sweep_figures(out),
         **loading_figures(out),
     }
     lines = ["| figure | value |", "|---|---|", *(f"| {k} | {v:.3g} |" for k, v in figures.items())]

@@ -30,6 +30,7 @@ from experiments.run.results import write_metrics
 from experiments.run.resume import hand_over_to_submitit
 from experiments.run.run_lock import RunLocked, held
 from experiments.run.trainer_check import check_population_keys
+from experiments.sweeps.population.allocator import keep_freed_memory
 from experiments.sweeps.population.interrupt import (
     PopulationInterrupted,
     interrupted_line,
@@ -68,6 +69,7 @@ def run_population(cfg: DictConfig, launch: Job) -> str:
             # Lightning only here: the sweeper imports this module to launch its jobs.
             from experiments.sweeps.population.training import train_population
 
+            keep_freed_memory()  # a convnet population frees gigabytes at every update
             train_population(cfg, plan, launch)
     except RunLocked as err:  # another run's folder: nothing of ours to record there
         log.error("%s", err)
@@ -88,8 +90,9 @@ def run_population(cfg: DictConfig, launch: Job) -> str:
 
 def check_population(cfg: DictConfig) -> None:
     """What an ordinary run may do but a population cannot: compare=true (one scratch/autograd
-    pair), several devices (one process); the members' config itself is checked as an ordinary
-    run's (`check_config`) by `train_population`."""
+    pair), a layer of the user's own (written for one network's tensors), several devices (one
+    process); the members' config itself is checked as an ordinary run's (`check_config`) by
+    `train_population`."""
     if cfg.get("compare") is True:
         raise ConfigError(
             "compare=true trains one scratch/autograd pair in lockstep, not a vectorized "
@@ -98,13 +101,9 @@ def check_population(cfg: DictConfig) -> None:
     if own := Architecture.from_config(cfg.model).layer_paths:
         key, name = next(iter(own.items()))
         raise ConfigError(
-            f"{key}={name}: a layer of your own sees one network's batch, not a population's; "
-            "sweep it with the basic sweeper (drop hydra/sweeper=vectorized)"
-        )
-    if channels := cfg.model.get("channels"):
-        raise ConfigError(
-            f"model.channels={list(channels)}: the vectorized sweeper stacks dense networks only; "
-            "sweep convnets with the basic sweeper (drop hydra/sweeper=vectorized)"
+            f"{key}={name}: the vectorized sweeper cannot tell whether your layer treats a "
+            "leading member dimension right; sweep it with the basic sweeper "
+            "(drop hydra/sweeper=vectorized)"
         )
     check_population_keys(cfg)  # no epochs: the members' steps are the grid's
     data_parallel.check(cfg)  # what no run can do first (no strategy=ddp, too few cores)

@@ -63,25 +63,6 @@ class MemberSequential(Sequential):
         first.backward(grad, input_grad=False)
 
 
-def stack_networks(nets: list[Sequential]) -> MemberSequential:
-    """The members' scratch networks (one architecture) as one, their weights stacked under the
-    same names (`0.weight`, ...)."""
-    members = len(nets)
-    net = MemberSequential(
-        *(
-            MemberLinear(members, layer.weight.shape[1], len(layer.weight), layer.bias is not None)
-            if isinstance(layer, Linear)
-            else type(layer)()
-            for layer in nets[0]
-        )
-    )
-    states = [member.state_dict() for member in nets]
-    with torch.no_grad():
-        for name, param in net.named_parameters():
-            param.copy_(torch.stack([state[name] for state in states]))
-    return net
-
-
 def per_table(t: Tensor) -> int:
     """Elements of one member's (batch, outputs) table: the n that its loss averages over."""
     return t.shape[1] * t.shape[2]

@@ -10,7 +10,8 @@ from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from experiments.models import MLPModule, ScratchModule
-from experiments.sweeps.population.layers import LOSSES, stack_networks
+from experiments.sweeps.population.layers import LOSSES
+from experiments.sweeps.population.stacking import stack_networks
 
 
 class ScratchStack(nn.Module):
