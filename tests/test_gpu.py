@@ -37,3 +37,12 @@ def test_a_population_on_the_gpu_follows_the_cpu() -> None:
     torch.manual_seed(0)
     gpu = population_loop(1000, 300, "cuda")
     assert torch.allclose(gpu, cpu, rtol=1e-3, atol=1e-5)
+
+
+def test_a_convnet_population_on_the_gpu_follows_the_cpu() -> None:
+    """The convnet population's arithmetic (shared unfold, member convolutions, pooling, Adam)."""
+    from experiments.benchmarks.convnet_population import population_loop
+
+    cpu = population_loop(10, members=8, device="cpu")
+    gpu = population_loop(10, members=8, device="cuda")
+    assert torch.allclose(gpu.cpu(), cpu, rtol=1e-3, atol=1e-5)

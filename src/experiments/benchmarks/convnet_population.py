@@ -46,23 +46,25 @@ def digits_cnn_architecture() -> Architecture:
     return Architecture.from_config(model, n_inputs=64, n_outputs=10, image_shape=(1, 8, 8))
 
 
-def _batch(members: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def _batch(members: int | None = None, device: str = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(0)
     x = torch.randn(ROWS, 64, generator=generator)
     labels = torch.randint(10, (ROWS,), generator=generator)
     y = torch.eye(10)[labels]
-    return x, y if members is None else y.expand(members, ROWS, 10)
+    y = y if members is None else y.expand(members, ROWS, 10)
+    return x.to(device), y.to(device)
 
 
-def _convnet(arch: Architecture, seed: int) -> torch.nn.Sequential:
+def _convnet(arch: Architecture, seed: int, device: str = "cpu") -> torch.nn.Sequential:
     torch.manual_seed(seed)
-    return build_network(arch, Linear, ACTIVATIONS, CONV_LAYERS.container, conv=CONV_LAYERS)
+    net = build_network(arch, Linear, ACTIVATIONS, CONV_LAYERS.container, conv=CONV_LAYERS)
+    return net.to(device)
 
 
-def one_convnet_loop(steps: int) -> float:
+def one_convnet_loop(steps: int, device: str = "cpu") -> float:
     """`steps` updates of one scratch digits_cnn convnet; its last loss."""
     arch = digits_cnn_architecture()
-    net, loss_fn, (x, y) = _convnet(arch, 0), CrossEntropyLoss(), _batch()
+    net, loss_fn, (x, y) = _convnet(arch, 0, device), CrossEntropyLoss(), _batch(device=device)
     optimizer = optimizer_for(arch, net.parameters())
     loss = torch.tensor(float("nan"))
     with torch.no_grad():
@@ -73,14 +75,14 @@ def one_convnet_loop(steps: int) -> float:
     return loss.item()
 
 
-def population_loop(steps: int, members: int = MEMBERS) -> torch.Tensor:
+def population_loop(steps: int, members: int = MEMBERS, device: str = "cpu") -> torch.Tensor:
     """`steps` updates of `members` digits_cnn convnets (seeds 0.., learning rates 1e-4 to
     1e-2), stacked as the vectorized sweeper stacks them; each member's last loss."""
     arch = digits_cnn_architecture()
-    net = stack_networks([_convnet(arch, seed) for seed in range(members)])
-    lrs = torch.logspace(-4, -2, members, dtype=torch.float64)
+    net = stack_networks([_convnet(arch, seed, device) for seed in range(members)])
+    lrs = torch.logspace(-4, -2, members, dtype=torch.float64, device=device)
     optimizer = member_optimizer(arch, net.parameters(), lrs)
-    loss_fn, (x, y) = member_losses.CrossEntropyLoss(), _batch(members)
+    loss_fn, (x, y) = member_losses.CrossEntropyLoss(), _batch(members, device)
     losses = torch.full((members,), float("nan"))
     with torch.no_grad():
         for _ in range(steps):
@@ -90,27 +92,36 @@ def population_loop(steps: int, members: int = MEMBERS) -> torch.Tensor:
     return losses
 
 
-def _seconds(loop, steps: int) -> float:
+def _seconds(loop, steps: int, device: str) -> float:
     started = time.perf_counter()
-    loop(steps)
+    loop(steps, device=device)
+    if device == "cuda":  # the GPU's queue, not its launch
+        torch.cuda.synchronize()
     return time.perf_counter() - started
 
 
 def arithmetic_figures(steps: int = 5, rounds: int = 3) -> dict[str, float]:
-    """Seconds per step of each side (medians over rounds, after a warm-up) and their ratio,
-    with freed memory kept as the vectorized sweeper keeps it (`population.allocator`)."""
+    """Seconds per step of each side (medians over rounds, after a warm-up) and their ratio, on
+    every device torch sees, with freed memory kept as the vectorized sweeper keeps it
+    (`population.allocator`)."""
     keep_freed_memory()
-    population_loop(1), one_convnet_loop(1)  # warm-up: first calls, allocations
-    ours, one = [], []
-    for _ in range(rounds):
-        ours.append(_seconds(population_loop, steps) / steps)
-        one.append(_seconds(one_convnet_loop, steps) / steps)
-    population, single = statistics.median(ours), statistics.median(one)
-    return {
-        f"{MEMBERS}-member convnet population step (arithmetic), ms": population * 1e3,
-        "one convnet step (arithmetic), ms": single * 1e3,
-        f"{MEMBERS}-member convnet population / one convnet (arithmetic)": population / single,
-    }
+    figures = {}
+    for device in ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]:
+        on = "" if device == "cpu" else f", {device}"
+        population_loop(1, device=device), one_convnet_loop(1, device)  # warm-up
+        ours, one = [], []
+        for _ in range(rounds):
+            ours.append(_seconds(population_loop, steps, device) / steps)
+            one.append(_seconds(one_convnet_loop, steps, device) / steps)
+        population, single = statistics.median(ours), statistics.median(one)
+        figures |= {
+            f"{MEMBERS}-member convnet population step (arithmetic{on}), ms": population * 1e3,
+            f"one convnet step (arithmetic{on}), ms": single * 1e3,
+            f"{MEMBERS}-member convnet population / one convnet (arithmetic{on})": (
+                population / single
+            ),
+        }
+    return figures
 
 
 def sweep_figures(out: Path, steps: int = 10, python: str = sys.executable) -> dict[str, float]:
