@@ -273,24 +273,28 @@ def test_too_much_memory_names_mem_gb(slurm_cluster, tmp_path: Path) -> None:
 
 
 def test_each_job_s_line_is_printed_as_it_ends(slurm_cluster, tmp_path: Path) -> None:
-    """Job 0 trains far longer than job 1 (both run at once, a CPU each): job 1's line comes
-    first, while job 0 still runs, and each job has exactly one line, the local sweep's."""
+    """Job 0 trains far longer than job 1. Whichever ends first (both run at once when the node
+    has a CPU for each; job 1 waits for one when other tests hold them), its line comes first,
+    while the other job still runs, and each job has exactly one line, the local sweep's."""
     sweep_dir = tmp_path / "sweep"
     sweep = start_script(
-        "train.py", "-m", "experiment=heart_lesson", "trainer.max_steps=100000,100", *LOGGED,
+        "train.py", "-m", "experiment=heart_lesson", "trainer.max_steps=300000,100", *LOGGED,
         *ON_SLURM, f"hydra.sweep.dir={sweep_dir}",
     )  # fmt: skip
-    lines = []
+    lines, other_running = [], None
     for line in sweep.stdout:
         lines.append(line.rstrip("\n"))
-        if line.startswith("[2/2]"):
-            running = not (sweep_dir / "0" / "metrics.json").exists()
+        if line.startswith(("[1/2]", "[2/2]")):
+            other = "0" if line.startswith("[2/2]") else "1"
+            other_running = not (sweep_dir / other / "metrics.json").exists()
             break
     rest, _ = sweep.communicate(timeout=240)
     lines += rest.splitlines()
     assert sweep.returncode == 0, "\n".join(lines)[-3000:]
     job_lines = [line for line in lines if line.startswith(("[1/2]", "[2/2]"))]
-    assert [line[:5] for line in job_lines] == ["[2/2]", "[1/2]"], job_lines
-    assert running, "job 1's line came only once job 0 had ended"
-    assert "trainer.max_steps=100  completed  val/loss" in job_lines[0]
-    assert "trainer.max_steps=100000  completed  val/loss" in job_lines[1]
+    ended = sorted("01", key=lambda job: (sweep_dir / job / "metrics.json").stat().st_mtime)
+    assert [line[:5] for line in job_lines] == [f"[{int(job) + 1}/2]" for job in ended], job_lines
+    assert other_running, "the first line came only once both jobs had ended"
+    steps = {"0": "300000", "1": "100"}
+    for line, job in zip(job_lines, ended, strict=True):
+        assert f"trainer.max_steps={steps[job]}  completed  val/loss" in line
