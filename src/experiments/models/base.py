@@ -92,7 +92,22 @@ class LessonModule(L.LightningModule):
             raise DivergedError(step=start + first, loss=float(losses[first]))
         every = self.trainer.log_every_n_steps
         if every > 0 and (batch_idx + 1) % every == 0:
-            self.log_at_step({"train/loss": losses[-1]}, prog_bar=True)
+            self.log_training({"train/loss": losses[-1]}, shown=("train/loss",))
+
+    def log_training(self, metrics: dict[str, Tensor], shown: tuple[str, ...] = ()) -> None:
+        """Training scalars at the optimizer step: to the progress bar and the callbacks through
+        `self.log`, and to the loggers now. Lightning hands a batch's logs to the loggers only
+        after its `on_train_batch_end`, where the periodic checkpoint is written: a run killed in
+        between would lose its checkpoint step's point for good, since the resumed run starts
+        after it. The values are already the global batch's (`training_step` reduces them); those
+        named in `shown` go to the progress bar too."""
+        for on_bar in (True, False):
+            if part := {k: v for k, v in metrics.items() if (k in shown) == on_bar}:
+                self.log_dict(part, logger=False, prog_bar=on_bar)
+        if self.trainer.is_global_zero and self.loggers:
+            values = {name: float(value) for name, value in metrics.items()}
+            for logger in self.loggers:
+                logger.log_metrics(values, step=self.global_step)
 
     def log_at_step(self, metrics: dict[str, Tensor], **kwargs) -> None:
         """`self.log` with the optimizer step as TensorBoard's x-axis: Lightning's default is its

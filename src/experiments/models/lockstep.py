@@ -120,8 +120,8 @@ class LockstepModule(LessonModule):
             self._check(loss)
         every = self.trainer.log_every_n_steps
         if every > 0 and (batch_idx + 1) % every == 0:
-            self.log_at_step({"train/loss": loss}, prog_bar=True)
-            self.log_dict({"train/loss_autograd": mlp_loss, **self._window_metrics()})
+            metrics = {"train/loss": loss, "train/loss_autograd": mlp_loss}
+            self.log_training({**metrics, **self._window_metrics()}, shown=("train/loss",))
 
     def _check(self, loss: Tensor) -> None:
         """The update's gradient and weight differences into the window's maxima; stop on a

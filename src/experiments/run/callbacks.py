@@ -165,6 +165,14 @@ class GracefulInterrupt(Callback):
         be rounded, and a resumed float64 run would part from the uninterrupted one by ~1e-7."""
         trainer.precision_plugin.convert_module(pl_module)
 
+    def on_save_checkpoint(self, trainer: L.Trainer, pl_module, checkpoint: dict) -> None:
+        """Before any checkpoint reaches the disk, what was logged so far does: a run killed just
+        after a checkpoint and resumed from it hides only the steps after it, so the event files
+        must already hold the steps up to it (the writer would keep up to 10 in memory)."""
+        if trainer.is_global_zero:
+            for logger in tensorboard_loggers(trainer.loggers):
+                logger.experiment.flush()
+
     def on_train_start(self, trainer: L.Trainer, pl_module) -> None:
         self._previous = {s: signal.signal(s, self._request_stop) for s in self.SIGNALS}
         _hide_later_steps(trainer)

@@ -6,11 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import lightning as L
-import torch
 from lightning.pytorch.callbacks import Callback
 
 from experiments.atomic import write_atomic
 from experiments.output.tensorboard import tensorboard_loggers
+from experiments.run.checkpoint_step import scheduled_validation
 
 
 def tensorboard_writer(trainer: L.Trainer):
@@ -28,7 +28,7 @@ class LessonFigures(Callback):
     so far (`state_dict`), so a resumed run (`ckpt_path`, or its folder's unfinished run) plots
     from step 0, not from the step it resumed at. The validation at the checkpoint's own step
     comes after the checkpoint is written; a resumed run evaluates the restored weights (those
-    of that step) for it (`on_fit_start`)."""
+    of that step) for it (`on_fit_start`, `run.checkpoint_step`)."""
 
     def __init__(self) -> None:
         self.train_loss: list[tuple[int, float]] = []
@@ -52,14 +52,10 @@ class LessonFigures(Callback):
         step = self.resumed_at
         self.train_loss = [p for p in self.train_loss if p[0] <= step]
         self.val_loss = [p for p in self.val_loss if p[0] <= step]
-        every = trainer.val_check_interval * getattr(pl_module, "chunk", 1)
-        validated = {s for s, _ in self.val_loss}
-        if step and isinstance(every, int) and step % every == 0 and step not in validated:
-            x, y = trainer.datamodule.val_xy
-            weight = next(pl_module.parameters())
-            with torch.no_grad():
-                loss = pl_module.evaluate("val", x.to(weight), y.to(weight))["val/loss"]
-            self.val_loss.append((step, float(loss)))
+        if step in {s for s, _ in self.val_loss}:
+            return
+        if (metrics := scheduled_validation(trainer, pl_module, step)) is not None:
+            self.val_loss.append((step, float(metrics["val/loss"])))
 
     def curves(self) -> tuple[list[tuple[int, float]], list[tuple[int, float]]]:
         """(train, validation) points, (step, loss) in step order: what `loss_curves` plots."""

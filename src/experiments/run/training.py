@@ -34,6 +34,7 @@ def train(
     # Heavy imports (torch, Lightning) only after the checks: a wrong override fails in a second.
     from experiments.run.build import build_data, build_model_for, predictions
     from experiments.run.callbacks import GracefulInterrupt
+    from experiments.run.checkpoint_step import ResumedValidation
     from experiments.run.checkpoints import read_checkpoint
     from experiments.run.record import RunRecord
     from experiments.run.trainer import make_trainer
@@ -50,7 +51,7 @@ def train(
     run = RunRecord(cfg, job, checkpoint)
     run.extra.update(datamodule.record_notes)  # e.g. single_class_splits
     interrupt = GracefulInterrupt(job.run_overrides)
-    trainer = make_trainer(cfg, run.folder, [interrupt], chunk, job)
+    trainer = make_trainer(cfg, run.folder, [interrupt, ResumedValidation()], chunk, job)
     startup_over()  # from here a signal is GracefulInterrupt's (training) or ends the run as usual
     with run.recording(trainer):
         if cfg.train:
