@@ -121,3 +121,43 @@ def test_a_vectorized_sweeps_curves_come_from_memory(tmp_path) -> None:
     summarize(sweep)
     again = pd.read_csv(sweep / "curves.csv").set_index(["configuration", "tag", "step"])
     assert np.array_equal(again.loc[bands.index, "mean"], bands["mean"])
+
+
+def test_a_resumed_jobs_curves_are_what_tensorboard_shows(tmp_path) -> None:
+    """An earlier attempt logged past the step its successor resumed from: the successor's marker
+    (`SessionLog.START` at that step + 1, as `GracefulInterrupt` writes it) hides those points in
+    TensorBoard, and in the report's curves."""
+    from tensorboard.compat.proto.event_pb2 import Event, SessionLog
+    from torch.utils.tensorboard import SummaryWriter
+
+    from experiments.sweeps.curves import read_curves
+
+    events = tmp_path / "sweep" / "0" / "tensorboard"
+    first = SummaryWriter(str(events), filename_suffix=".1")
+    for step in range(10, 130, 10):
+        first.add_scalar("train/loss", 1.0, step)
+    first.close()
+    second = SummaryWriter(str(events), filename_suffix=".2")
+    second._get_file_writer().add_event(
+        Event(step=51, session_log=SessionLog(status=SessionLog.START))
+    )
+    for step in range(60, 110, 10):
+        second.add_scalar("train/loss", 2.0, step)
+    second.close()
+
+    curves = read_curves(tmp_path / "sweep", [0])
+    got = dict(zip(curves["step"], curves["value"], strict=True))
+    shown = EventAccumulator(str(events), size_guidance={"scalars": 0}).Reload()
+    assert got == {e.step: e.value for e in shown.Scalars("train/loss")}
+    assert got == {
+        10: 1.0,
+        20: 1.0,
+        30: 1.0,
+        40: 1.0,
+        50: 1.0,
+        60: 2.0,
+        70: 2.0,
+        80: 2.0,
+        90: 2.0,
+        100: 2.0,
+    }

@@ -116,3 +116,18 @@ def test_a_vectorized_sweep_run_again_trains_only_what_did_not_complete(tmp_path
     assert {j: (sweep_dir / str(j) / "metrics.json").stat().st_mtime_ns for j in range(3)} == done
     assert read_metrics(sweep_dir / "3")["val/loss"] == pytest.approx(first["val/loss"], rel=1e-6)
     assert set(pd.read_csv(sweep_dir / "summary.csv")["status"]) == {"completed"}
+
+
+def test_a_lost_job_whose_checkpoint_cannot_be_read_is_recorded_failed(tmp_path) -> None:
+    """SLURM killed a job whose last.ckpt is unreadable (a disk error, say): the sweep records it
+    `failed` with both reasons, rather than stopping on a traceback."""
+    from experiments.run.resume import record_lost_job
+
+    job_dir = tmp_path / "3"
+    (job_dir / "checkpoints").mkdir(parents=True)
+    (job_dir / "checkpoints" / "last.ckpt").write_bytes(b"not a checkpoint")
+    record_lost_job(job_dir, "SLURM cancelled the job")
+    metrics = read_metrics(job_dir)
+    assert metrics["status"] == "failed"
+    assert metrics["error"].startswith("SLURM cancelled the job; ")
+    assert "last.ckpt" in metrics["error"] and "\n" not in metrics["error"]

@@ -155,9 +155,13 @@ def record_lost_job(job_dir: Path, reason: str) -> None:
         return
     last = job_dir / "checkpoints" / "last.ckpt"
     if last.is_file():
-        import torch
+        from experiments.run.checkpoints import read_checkpoint
 
-        step = torch.load(last, map_location="cpu", weights_only=True)["global_step"]
+        try:
+            step = read_checkpoint(last)["global_step"]
+        except ConfigError as err:  # the job's own file, yet unreadable: a disk error, say
+            write_metrics(job_dir, "failed", f"{reason}; {err}", 0, 0.0, {})
+            return
         error = f"{reason}; checkpoint at step {step}: run the sweep again to continue it"
         write_metrics(job_dir, "interrupted", error, step, 0.0, {})
     else:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.atomic import write_csv_atomic
 from experiments.sweeps.replicates import config_keys, config_name
 from experiments.sweeps.values import CURVE_TAGS
 
@@ -51,14 +52,19 @@ def _from_memory(sweep_dir: Path):
 
 
 def _from_events(job: int, job_dir: Path) -> list[tuple[int, str, int, float]]:
-    """(job, tag, step, value) of `CURVE_TAGS` in the job's event files; a step logged twice (the
-    final one, again with the HParams; a resumed run) keeps its last value."""
+    """(job, tag, step, value) of `CURVE_TAGS` in the job's event files, as TensorBoard shows
+    them: a step logged twice (the final one, again with the HParams; a resumed run) keeps its
+    last value, and a resumed run's marker (`SessionLog.START` at step s) drops the steps from s
+    on that earlier attempts logged."""
     from tensorboard.backend.event_processing.event_file_loader import LegacyEventFileLoader
+    from tensorboard.compat.proto.event_pb2 import SessionLog
     from tensorboard.util import tensor_util
 
     points: dict[tuple[str, int], float] = {}
     for path in sorted(job_dir.glob("tensorboard/**/events.out.tfevents.*")):
         for event in LegacyEventFileLoader(str(path)).Load():
+            if event.HasField("session_log") and event.session_log.status == SessionLog.START:
+                points = {key: value for key, value in points.items() if key[1] < event.step}
             for v in event.summary.value:
                 if v.tag in CURVE_TAGS:
                     number = v.simple_value if v.HasField("simple_value") else None
@@ -109,7 +115,7 @@ def write(sweep_dir: Path, table, axes: list[str], metric: str, mode: str, best:
     from experiments.sweeps import curves_figure, mean_runs
 
     frame, curves = bands(sweep_dir, table, axes)
-    frame.to_csv(Path(sweep_dir) / "curves.csv", index=False)
+    write_csv_atomic(Path(sweep_dir) / "curves.csv", frame)
     best_name = config_name(best, config_keys(axes)) if best else None
     curves_figure.save(
         Path(sweep_dir) / "curves.png", frame, curves, table, metric, mode, best_name

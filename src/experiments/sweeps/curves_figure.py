@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
+from experiments.sweeps.png import save_png
 from experiments.sweeps.values import CURVE_TAGS
 
 SHOWN = 8  # configurations drawn at most: more bands than this are unreadable
@@ -69,5 +70,4 @@ def save(path: Path, frame, curves, table, metric: str, mode: str, best: str | N
     if len(ranked) > SHOWN:
         fig.suptitle(f"the {SHOWN} best of {len(ranked)} configurations by {metric}")
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_png(path, fig)

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from experiments.sweeps.png import save_png
 from experiments.sweeps.replicates import WORDS, config_keys, replicate_keys, replicates_word
 from experiments.sweeps.values import plus_minus, show, sort_key
 
@@ -26,11 +27,7 @@ BEST = "red"
 def save(
     path: Path, table, axes: list[str], metric: str, mode: str, best: dict[str, Any] | None
 ) -> None:
-    from experiments.figures import plt
-
-    fig = picture(table, axes, metric, mode, best)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    save_png(path, picture(table, axes, metric, mode, best))
 
 
 def picture(table, axes: list[str], metric: str, mode: str, best: dict[str, Any] | None = None):

@@ -35,6 +35,7 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
+from experiments.atomic import write_bytes_atomic, write_csv_atomic
 from experiments.run.sweep_metric import sweep_mode
 from experiments.sweeps.best import best_config, best_job
 from experiments.sweeps.replicates import REPLICATES, config_keys, only_replicates, replicates_word
@@ -205,14 +206,14 @@ def _write(sweep_dir: Path, metric: str, mode: str):
     best, best_values = _best(table, axes, configs, metric, mode)
     tested = significance_line(table, axes, configs, metric, mode) if best and seeded else None
     best = f"{best}\n\n{tested}" if tested else best  # a paragraph of summary.md, a log line
-    table.to_csv(sweep_dir / "summary.csv", index=False)
+    write_csv_atomic(sweep_dir / "summary.csv", table)
     (sweep_dir / "summary_by_config.csv").unlink(missing_ok=True)  # an earlier report's
     if configs is not None:
-        configs.to_csv(sweep_dir / "summary_by_config.csv", index=False)
+        write_csv_atomic(sweep_dir / "summary_by_config.csv", configs)
     markdown = sweep_markdown.markdown(
         table, axes, configs, best, shared, metric, mode, sweep_dir.name
     )
-    (sweep_dir / "summary.md").write_text(markdown)
+    write_bytes_atomic(sweep_dir / "summary.md", markdown.encode())
     sweep_figures.save(sweep_dir / "summary.png", table, axes, metric, mode, best_values)
     if seeded:  # replicates: their learning curves
         sweep_curves.write(sweep_dir, table, axes, metric, mode, best_values)
