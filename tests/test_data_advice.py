@@ -93,6 +93,27 @@ def test_a_single_class_split_is_noted(tmp_path, make_cfg, caplog) -> None:
     assert any("the val split's 49 rows are all class '0'" in m for m in warned), warned
 
 
+@pytest.mark.slow
+def test_a_population_s_grid_points_note_a_single_class_split_too(tmp_path) -> None:
+    """`hydra/sweeper=vectorized`: every grid point's metrics.json says what the ordinary run's
+    says of the shared data."""
+    from helpers import job_dirs, multirun
+
+    labels = np.zeros(303, dtype=int)
+    labels[:2] = 1
+    path = _heart(tmp_path, target=labels)
+    done = multirun(
+        "experiment=heart", f"data.path={path}", "trainer.max_steps=3", "model.lr=0.1,0.2",
+        "hydra/sweeper=vectorized", sweep_dir=tmp_path / "sweep",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-3000:]
+    jobs = job_dirs(tmp_path / "sweep")
+    assert len(jobs) == 2
+    for job in jobs:
+        record = json.loads((job / "metrics.json").read_text())
+        assert record["single_class_splits"] == {"val": "0", "test": "0"}, job
+
+
 def test_a_split_with_both_classes_notes_nothing(tmp_path, make_cfg) -> None:
     cfg = make_cfg("experiment=heart", "trainer.max_steps=3")
     out = Path(cfg.output_dir)

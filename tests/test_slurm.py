@@ -298,3 +298,43 @@ def test_each_job_s_line_is_printed_as_it_ends(slurm_cluster, tmp_path: Path) ->
     steps = {"0": "300000", "1": "100"}
     for line, job in zip(job_lines, ended, strict=True):
         assert f"trainer.max_steps={steps[job]}  completed  val/loss" in line
+
+
+def test_jobs_slurm_will_never_start_are_cancelled_and_named_in_one_line(
+    slurm_cluster, tmp_path: Path
+) -> None:
+    """A partition whose time limit (1 min) is below the jobs' (5): sbatch accepts them and
+    SLURM would leave them PENDING (PartitionTimeLimit) for good. The sweep cancels them, says so
+    in one line per job naming timeout_min, records them `failed` and exits 1, in seconds."""
+    partition = f"short{os.getpid()}"
+    subprocess.run(
+        ["scontrol", "create", f"PartitionName={partition}", "Nodes=ALL", "MaxTime=1"], check=True
+    )
+    try:
+        sweep_dir = tmp_path / "sweep"
+        began = time.perf_counter()
+        done = multirun(
+            "experiment=xor", "model.lr=0.5,1.0", *ON_SLURM,
+            f"hydra.launcher.partition={partition}", sweep_dir=sweep_dir, timeout=120,
+        )  # fmt: skip
+        seconds = time.perf_counter() - began
+        print(f"never-starting sweep: {seconds:.1f} s")
+        left = subprocess.run(["squeue", "-h", "-p", partition], capture_output=True, text=True)
+        assert left.stdout.strip() == "", "the jobs were cancelled"
+    finally:
+        subprocess.run(["scontrol", "delete", f"PartitionName={partition}"], check=False)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-3000:]
+    lines = [line for line in output.splitlines() if "SLURM will never start" in line]
+    assert len(lines) == 2, output[-3000:]
+    for job in (0, 1):
+        said = (
+            f"hydra.launcher.timeout_min=5: SLURM will never start job {job} "
+            "(PartitionTimeLimit): its time limit exceeds what the partition allows; cancelled"
+        )
+        assert any(said in line for line in lines), lines
+    summary = pd.read_csv(sweep_dir / "summary.csv")
+    assert list(summary["status"]) == ["failed", "failed"]
+    assert all("PartitionTimeLimit" in error for error in summary["error"])
+    assert "2 of 2 jobs did not complete" in output
+    assert seconds < 60

@@ -92,8 +92,11 @@ class _CollectsEveryJob:
             jobs_asked = dict(zip(numbers, overrides, strict=True))
             refuse(err, self.params, self.config, jobs_asked, sweep_dir)
         returns: List[JobReturn] = [None] * len(jobs)  # noqa: UP006
-        for i in each_as_it_ends(jobs):
-            returns[i] = self._collect(jobs[i], overrides[i], numbers[i])
+        for i, never in each_as_it_ends(jobs, never_starts=self._never_starts(jobs)):
+            if never is None:
+                returns[i] = self._collect(jobs[i], overrides[i], numbers[i])
+            else:
+                returns[i] = self._never_started(jobs[i], never, overrides[i], numbers[i])
             job_dir = self._job_dir(overrides[i], numbers[i])
             say_ended(returns[i], job_dir, sweep_dir, numbers[i], overrides[i])
         return returns
@@ -109,10 +112,43 @@ class _CollectsEveryJob:
             if returned.status != JobStatus.FAILED:
                 return returned
             reason = f"{self._EXECUTOR} job {job.job_id} raised {returned._return_value!r}"
+        log.error("job %d: %s (log: %s)", number, reason, job.paths.stderr)
+        return self._lost(overrides, number, f"{reason}; see {job.paths.stderr}")
+
+    def _never_starts(self, jobs: Sequence[Any]) -> Any:
+        """For `each_as_it_ends`: which of the waiting jobs SLURM will never start (None for
+        the local executor, whose jobs always start)."""
+        if self._EXECUTOR != "slurm":
+            return None
+        from experiments.launcher.never_start import never_starting
+
+        def never_starts(indices: List[int]) -> dict:  # noqa: UP006
+            ids = {jobs[i].job_id: i for i in indices}
+            return {ids[job_id]: why for job_id, why in never_starting(list(ids)).items()}
+
+        return never_starts
+
+    def _never_started(
+        self,
+        job: Any,
+        reason: str,
+        overrides: List[str],  # noqa: UP006
+        number: int,
+    ) -> JobReturn:
+        """A job pending for a `reason` that never passes: cancelled, recorded `failed` with
+        one line naming the key to fix; the sweep goes on."""
+        from experiments.launcher.never_start import explain
+
+        line = explain(reason, number, self.params)
+        job.cancel(check=False)
+        log.error(line)
+        return self._lost(overrides, number, line)
+
+    def _lost(self, overrides: List[str], number: int, reason: str) -> JobReturn:  # noqa: UP006
+        """A job without a result, recorded in its folder with `reason`; NaN to the sweeper."""
         from experiments.run.resume import record_lost_job
 
-        log.error("job %d: %s (log: %s)", number, reason, job.paths.stderr)
-        record_lost_job(self._job_dir(overrides, number), f"{reason}; see {job.paths.stderr}")
+        record_lost_job(self._job_dir(overrides, number), reason)
         lost = JobReturn(overrides=overrides, status=JobStatus.COMPLETED)
         lost.return_value = math.nan
         return lost

@@ -108,6 +108,7 @@ class JobRecord:
     metrics: dict[str, Any]
     weights: dict | None
     resumed_from_step: int | None = None  # the population's checkpoint step, when it resumed
+    notes: dict[str, Any] = field(default_factory=dict)  # about the data, as a run's metrics.json
 
 
 def member_hparams(base: dict[str, Any], lr: float, seed: int, steps: int) -> dict[str, Any]:
@@ -135,6 +136,7 @@ class JobRecords:
     seconds: dict[int, float]
     diverged_at: dict[int, tuple[int, float]]
     resumed_from: int | None = None  # the step the population resumed from, if it did
+    notes: dict[str, Any] = field(default_factory=dict)  # the shared data's (`record_notes`)
 
     @classmethod
     def prepare(cls, cfg, plan, members, recorder, diverged_at, choices) -> JobRecords:
@@ -196,6 +198,7 @@ class JobRecords:
                     metrics,
                     weights,
                     self.resumed_from,
+                    self.notes,
                 )
             )
         return records

@@ -229,5 +229,6 @@ def train_population(cfg: DictConfig, plan: dict[str, Any], launch: Job) -> None
         time.perf_counter() - recorder.started,
     )
     diverged, resumed_from = population.diverged_at, interrupt.resumed_from
-    write_jobs(cfg, plan, members, recorder, diverged, launch.choices, resumed_from)
+    notes = datamodule.record_notes
+    write_jobs(cfg, plan, members, recorder, diverged, launch.choices, resumed_from, notes)
     drop_checkpoint(Path(cfg.output_dir))

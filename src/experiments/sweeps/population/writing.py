@@ -34,6 +34,7 @@ def write_job(sweep_dir: Path, record: JobRecord) -> None:
         seconds=record.seconds,
         metrics=record.metrics,
         resumed_from_step=record.resumed_from_step,
+        **record.notes,
     )
     if record.status != "completed":
         write_metrics(job_dir, **result)
@@ -88,13 +89,17 @@ def _usual_signals() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def write_jobs(cfg, plan, members, recorder, diverged_at, choices, resumed_from=None) -> None:
+def write_jobs(
+    cfg, plan, members, recorder, diverged_at, choices, resumed_from=None, notes=None
+) -> None:
     """Every grid point's folder; on several cores when there are many. `resumed_from`: the
-    step the population resumed from (`sweeps.population.interrupt`), if it did."""
+    step the population resumed from (`sweeps.population.interrupt`), if it did; `notes`: what
+    the shared data says in each metrics.json (`record_notes`: `single_class_splits`)."""
     global _PENDING
     started = time.perf_counter()
     _PENDING = JobRecords.prepare(cfg, plan, members, recorder, diverged_at, choices)
     _PENDING.resumed_from = resumed_from
+    _PENDING.notes = dict(notes or {})
     sweep_dir = plan["sweep_dir"]
     jobs = sum(len(member.jobs) for member in members)
     workers = min(os.cpu_count() or 1, max(1, jobs // 64), len(members))
