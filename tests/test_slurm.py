@@ -305,7 +305,8 @@ def test_jobs_slurm_will_never_start_are_cancelled_and_named_in_one_line(
 ) -> None:
     """A partition whose time limit (1 min) is below the jobs' (5): sbatch accepts them and
     SLURM would leave them PENDING (PartitionTimeLimit) for good. The sweep cancels them, says so
-    in one line per job naming timeout_min, records them `failed` and exits 1, in seconds."""
+    in one line per job naming timeout_min (its console line), records them `failed` and exits
+    1, in seconds."""
     partition = f"short{os.getpid()}"
     subprocess.run(
         ["scontrol", "create", f"PartitionName={partition}", "Nodes=ALL", "MaxTime=1"], check=True
@@ -325,14 +326,16 @@ def test_jobs_slurm_will_never_start_are_cancelled_and_named_in_one_line(
         subprocess.run(["scontrol", "delete", f"PartitionName={partition}"], check=False)
     output = done.stdout + done.stderr
     assert done.returncode == 1, output[-3000:]
-    lines = [line for line in output.splitlines() if "SLURM will never start" in line]
+    lines = [line for line in output.splitlines() if line.startswith(("[1/2]", "[2/2]"))]
     assert len(lines) == 2, output[-3000:]
-    for job in (0, 1):
+    for job, lr in ((0, "0.5"), (1, "1.0")):
         said = (
-            f"hydra.launcher.timeout_min=5: SLURM will never start job {job} "
-            "(PartitionTimeLimit): its time limit exceeds what the partition allows; cancelled"
+            f"[{job + 1}/2] model.lr={lr}  failed  0.0 s  hydra.launcher.timeout_min=5: SLURM "
+            f"will never start job {job} (PartitionTimeLimit): its time limit exceeds what the "
+            "partition allows; cancelled"
         )
-        assert any(said in line for line in lines), lines
+        assert said in lines, lines
+        assert f"job {job} failed: hydra.launcher.timeout_min=5: SLURM will never start" in output
     summary = pd.read_csv(sweep_dir / "summary.csv")
     assert list(summary["status"]) == ["failed", "failed"]
     assert all("PartitionTimeLimit" in error for error in summary["error"])

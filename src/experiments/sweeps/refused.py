@@ -1,6 +1,7 @@
-"""Jobs a launcher could not submit (sbatch refused them), recorded at the sweep root as
-`<sweep>/launch_refused.json`, so that the sweep's report lists each as `failed` with the reason
-though no job folder exists (no job ran):
+"""Jobs a launcher could not start (sbatch refused them, or SLURM never would and they were
+cancelled: `launcher.never_start`), recorded at the sweep root as `<sweep>/launch_refused.json`,
+so that the sweep's report lists each as `failed` with the reason though Hydra wrote no job
+folder (no job ran):
 
     {"jobs": {"0": {"error": "hydra.launcher.partition=nope: sbatch refused the jobs: ...",
                     "overrides": ["experiment=xor", "model.lr=0.5"]}, ...}}

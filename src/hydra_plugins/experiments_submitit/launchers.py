@@ -135,13 +135,16 @@ class _CollectsEveryJob:
         overrides: List[str],  # noqa: UP006
         number: int,
     ) -> JobReturn:
-        """A job pending for a `reason` that never passes: cancelled, recorded `failed` with
-        one line naming the key to fix; the sweep goes on."""
+        """A job pending for a `reason` that never passes: cancelled, and recorded `failed`
+        with one line naming the key to fix (its console line says it); the sweep goes on. No
+        job folder of Hydra's exists, so the sweep's record of jobs that could not be started
+        carries it to the report, as for jobs sbatch refused."""
         from experiments.launcher.never_start import explain
+        from experiments.sweeps import refused
 
         line = explain(reason, number, self.params)
         job.cancel(check=False)
-        log.error(line)
+        refused.write(Path(str(self.config.hydra.sweep.dir)), line, {number: overrides})
         return self._lost(overrides, number, line)
 
     def _lost(self, overrides: List[str], number: int, reason: str) -> JobReturn:  # noqa: UP006
