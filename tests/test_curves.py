@@ -133,17 +133,24 @@ def test_a_resumed_jobs_curves_are_what_tensorboard_shows(tmp_path) -> None:
     from experiments.sweeps.curves import read_curves
 
     events = tmp_path / "sweep" / "0" / "tensorboard"
-    first = SummaryWriter(str(events), filename_suffix=".1")
+    first = SummaryWriter(str(events))
     for step in range(10, 130, 10):
         first.add_scalar("train/loss", 1.0, step)
     first.close()
-    second = SummaryWriter(str(events), filename_suffix=".2")
+    # Names that sort in the attempts' order (two writers in one second sort by a counter).
+    (written,) = events.glob("events.out.tfevents.*")
+    written.rename(events / "events.out.tfevents.1700000001.host.1.0")
+    second = SummaryWriter(str(events))
     second._get_file_writer().add_event(
         Event(step=51, session_log=SessionLog(status=SessionLog.START))
     )
     for step in range(60, 110, 10):
         second.add_scalar("train/loss", 2.0, step)
     second.close()
+    (written,) = set(events.glob("events.out.tfevents.*")) - {
+        events / "events.out.tfevents.1700000001.host.1.0"
+    }
+    written.rename(events / "events.out.tfevents.1700000002.host.1.0")
 
     curves = read_curves(tmp_path / "sweep", [0])
     got = dict(zip(curves["step"], curves["value"], strict=True))

@@ -55,7 +55,7 @@ def test_a_run_killed_after_a_checkpoint_continues_with_every_step_once(tmp_path
     whole = make_cfg(*RUN, quiet=False)
     train(whole)
     killed = killed_at_150(make_cfg, tmp_path / "killed")
-    assert 150 in scalar_steps(killed / "tensorboard", "train/loss"), (
+    assert 150 in scalar_steps(killed / "tensorboard")["train/loss"], (
         "on disk before the checkpoint"
     )
 
@@ -73,7 +73,7 @@ def test_a_checkpoint_steps_validation_already_on_disk_is_not_written_again(
 ) -> None:
     """The earlier attempt got past that validation, and its writer flushed, before the kill."""
     killed = killed_at_150(make_cfg, tmp_path / "killed", after="validation")
-    assert 150 in scalar_steps(killed / "tensorboard", "val/loss")
+    assert 150 in scalar_steps(killed / "tensorboard")["val/loss"]
     continue_in(make_cfg, killed)
     events = EventAccumulator(str(killed / "tensorboard"))
     events.Reload()

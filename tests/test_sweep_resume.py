@@ -131,3 +131,19 @@ def test_a_lost_job_whose_checkpoint_cannot_be_read_is_recorded_failed(tmp_path)
     assert metrics["status"] == "failed"
     assert metrics["error"].startswith("SLURM cancelled the job; ")
     assert "last.ckpt" in metrics["error"] and "\n" not in metrics["error"]
+
+
+def test_a_job_that_never_ran_this_time_replaces_an_earlier_attempt_s_record(tmp_path) -> None:
+    """A sweep run again whose job SLURM will never start: its folder's earlier `failed` record
+    gives way to the reason (the report reads the folder); a completed one stays."""
+    from experiments.atomic import write_json_atomic
+    from experiments.run.resume import record_lost_job
+
+    earlier = {"status": "failed", "error": "earlier", "steps": 0, "seconds": 1.0}
+    for status in ("failed", "completed"):
+        job_dir = tmp_path / status
+        write_json_atomic(job_dir / "metrics.json", {**earlier, "status": status})
+        record_lost_job(job_dir, "SLURM will never start job 0 (PartitionTimeLimit)", True)
+        kept = read_metrics(job_dir)
+        assert kept["status"] == status
+        assert (kept["error"] == "earlier") == (status == "completed"), kept

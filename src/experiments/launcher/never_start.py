@@ -18,12 +18,10 @@ from typing import Any
 
 # SLURM's reasons for a pending job that no change on the cluster's side lets start (its
 # `JOB_REASON` codes): the launcher keys each may be about, the first one set is named; and what
-# it means. Waiting for resources, priority, dependencies or a reservation is not among them.
+# it means. Waiting for resources, priority, dependencies or a reservation is not among them, nor
+# `PartitionNodeLimit` and `BadConstraints`, which SLURM also gives while nodes are down.
 NEVER = {
     "PartitionTimeLimit": (("timeout_min",), "its time limit exceeds what the partition allows"),
-    "PartitionNodeLimit": (("nodes",), "it asks for more nodes than the partition allows"),
-    "BadConstraints": (("constraint", "mem_gb", "cpus_per_task"),
-                       "no node can ever meet what it asks for"),
     "DependencyNeverSatisfied": (("dependency",), "its dependency can never be satisfied"),
     "InvalidAccount": (("account",), "its account is not valid here"),
     "InvalidQOS": (("qos",), "its QOS is not valid here"),

@@ -108,6 +108,7 @@ class LessonModule(L.LightningModule):
             values = {name: float(value) for name, value in metrics.items()}
             for logger in self.loggers:
                 logger.log_metrics(values, step=self.global_step)
+                logger.save()  # as Lightning does after it logs: TensorBoard flushes, CSV writes
 
     def log_at_step(self, metrics: dict[str, Tensor], **kwargs) -> None:
         """`self.log` with the optimizer step as TensorBoard's x-axis: Lightning's default is its

@@ -56,16 +56,16 @@ def tensorboard_loggers(loggers: Iterable[Logger]) -> list[TensorBoardLogger]:
     return [logger for logger in loggers if isinstance(logger, TensorBoardLogger)]
 
 
-def scalar_steps(log_dir: Path, tag: str) -> set[int]:
-    """The steps at which TensorBoard shows `tag` from the event files under `log_dir` (less
-    what a resumed run's marker hides); empty when there are none."""
+def scalar_steps(log_dir: Path) -> dict[str, set[int]]:
+    """Per scalar tag, the steps at which TensorBoard shows it from the event files under
+    `log_dir` (less what a resumed run's marker hides); empty when there are none."""
     from tensorboard.backend.event_processing.event_accumulator import (
         SCALARS,
         EventAccumulator,
     )
 
     if not any(Path(log_dir).glob("events.out.tfevents.*")):
-        return set()
+        return {}
     events = EventAccumulator(str(log_dir), size_guidance={SCALARS: 0})
     events.Reload()
-    return {event.step for event in events.Scalars(tag)} if tag in events.Tags()[SCALARS] else set()
+    return {tag: {event.step for event in events.Scalars(tag)} for tag in events.Tags()[SCALARS]}

@@ -23,14 +23,24 @@ from experiments.output.tensorboard import scalar_steps, tensorboard_loggers
 def scheduled_validation(trainer: L.Trainer, pl_module, step: int) -> dict[str, Tensor] | None:
     """The validation metrics of the module's weights, taken as those of `step`, when the
     schedule validates at `step` (every `val_check_interval` batches of `chunk` updates); else
-    None."""
-    every = trainer.val_check_interval * getattr(pl_module, "chunk", 1)
-    if not (step and isinstance(every, int) and step % every == 0):
+    None. Evaluated as Lightning validates: eval mode, the precision's validation context."""
+    if not validated_at(trainer, pl_module, step):
         return None
     x, y = trainer.datamodule.val_xy
     weight = next(pl_module.parameters())
-    with torch.no_grad():
-        return pl_module.evaluate("val", x.to(weight), y.to(weight))
+    was_training = pl_module.training
+    pl_module.eval()
+    try:
+        with torch.no_grad(), trainer.precision_plugin.val_step_context():
+            return pl_module.evaluate("val", x.to(weight), y.to(weight))
+    finally:
+        pl_module.train(was_training)
+
+
+def validated_at(trainer: L.Trainer, pl_module, step: int) -> bool:
+    """Whether the schedule validates at `step`."""
+    every = trainer.val_check_interval * getattr(pl_module, "chunk", 1)
+    return bool(step) and isinstance(every, int) and step % every == 0
 
 
 class ResumedValidation(Callback):
@@ -45,15 +55,15 @@ class ResumedValidation(Callback):
         self.step = checkpoint["global_step"]
 
     def on_fit_start(self, trainer: L.Trainer, pl_module) -> None:
-        """Before any training step: the weights are the checkpoint's by now."""
-        if not self.step or not trainer.is_global_zero:
+        """Before any training step: the weights are the checkpoint's by now. Each validation
+        metric is written where the event files lack it at that step (an attempt killed while
+        writing may have left some of them)."""
+        loggers = tensorboard_loggers(trainer.loggers) if trainer.is_global_zero else []
+        if not loggers or (metrics := scheduled_validation(trainer, pl_module, self.step)) is None:
             return
-        lacking = [
-            logger
-            for logger in tensorboard_loggers(trainer.loggers)
-            if self.step not in scalar_steps(Path(logger.log_dir), "val/loss")
-        ]
-        if lacking and (metrics := scheduled_validation(trainer, pl_module, self.step)):
-            values = {name: float(value) for name, value in metrics.items() if value.dim() == 0}
-            for logger in lacking:
-                logger.log_metrics(values, step=self.step)
+        values = {name: float(value) for name, value in metrics.items() if value.dim() == 0}
+        for logger in loggers:
+            shown = scalar_steps(Path(logger.log_dir))
+            lacking = {n: v for n, v in values.items() if self.step not in shown.get(n, ())}
+            if lacking:
+                logger.log_metrics(lacking, step=self.step)

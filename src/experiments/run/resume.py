@@ -145,13 +145,16 @@ def hand_over_to_submitit(err: RunInterrupted, output_dir: str | Path) -> None:
             write_json_atomic(Path(output_dir) / "metrics.json", record)
 
 
-def record_lost_job(job_dir: Path, reason: str) -> None:
+def record_lost_job(job_dir: Path, reason: str, never_ran: bool = False) -> None:
     """An ordinary job that ended without a result (SLURM cancelled or killed it, say): keep what
     the job recorded itself; else `interrupted` at its last checkpoint, or `failed`, with the
-    reason. (A population's grid points: `sweeps.population.entry.record_lost`.)"""
+    reason. `never_ran`: this attempt never started, so what the folder records is an earlier
+    attempt's and gives way (unless it completed). (A population's grid points:
+    `sweeps.population.entry.record_lost`.)"""
     from experiments.run.results import write_metrics
 
-    if recorded(job_dir) is not None:
+    earlier = recorded(job_dir)
+    if earlier is not None and (not never_ran or earlier.get("status") == "completed"):
         return
     last = job_dir / "checkpoints" / "last.ckpt"
     if last.is_file():

@@ -145,13 +145,19 @@ class _CollectsEveryJob:
         line = explain(reason, number, self.params)
         job.cancel(check=False)
         refused.write(Path(str(self.config.hydra.sweep.dir)), line, {number: overrides})
-        return self._lost(overrides, number, line)
+        return self._lost(overrides, number, line, never_ran=True)
 
-    def _lost(self, overrides: List[str], number: int, reason: str) -> JobReturn:  # noqa: UP006
+    def _lost(
+        self,
+        overrides: List[str],  # noqa: UP006
+        number: int,
+        reason: str,
+        never_ran: bool = False,
+    ) -> JobReturn:
         """A job without a result, recorded in its folder with `reason`; NaN to the sweeper."""
         from experiments.run.resume import record_lost_job
 
-        record_lost_job(self._job_dir(overrides, number), reason)
+        record_lost_job(self._job_dir(overrides, number), reason, never_ran)
         lost = JobReturn(overrides=overrides, status=JobStatus.COMPLETED)
         lost.return_value = math.nan
         return lost
